@@ -1,0 +1,31 @@
+/* kestrel-cli.h — the subcommands of kestrel-cli, each in its own file.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * kestrel-cli is plain C + the engine so that it builds in the engine-only configuration
+ * (the GPU machine has no GLib).  Each command gets argv without the program name
+ * (argv[0] is the command name) and returns the process exit status.
+ */
+#pragma once
+
+#include <stdio.h>
+
+#include "kestrel-engine.h"
+
+typedef struct {
+  const char *name;
+  const char *summary;
+  int (*run) (int argc, char **argv);
+} kcli_command;
+
+int kcli_inspect (int argc, char **argv);
+int kcli_tokenize (int argc, char **argv);
+int kcli_detokenize (int argc, char **argv);
+int kcli_logits (int argc, char **argv);
+int kcli_generate (int argc, char **argv);
+int kcli_bench (int argc, char **argv);
+int kcli_gen_checkpoint (int argc, char **argv);
+
+/* Prints "kestrel-cli CMD: message" to stderr and returns 1 (or 2 for usage errors). */
+int kcli_fail (const char *command, ke_error *error);
+int kcli_usage_error (const char *command, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));

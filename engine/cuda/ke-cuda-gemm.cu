@@ -1,0 +1,145 @@
+/* ke-cuda-gemm.cu — FP8 e4m3 GEMM plans on cuBLASLt with per-row × per-column scales.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Shapes and the TN mapping are documented in ke-cuda.h.  Everything that cuBLASLt needs
+ * (handle, operation descriptor, three layouts, the heuristic's algorithm, workspace) is
+ * created in ke_fp8_gemm_plan_new(); ke_fp8_gemm_run() only sets the pointers that change
+ * per call (the scale vectors) and launches.
+ */
+#include <stdlib.h>
+
+#include "ke-cuda-internal.h"
+#include "ke-cuda.h"
+
+struct ke_fp8_gemm_plan {
+  int m, n, k; /* tokens, out, in */
+  cublasLtHandle_t handle;
+  cublasLtMatmulDesc_t op;
+  cublasLtMatrixLayout_t a_layout, b_layout, d_layout;
+  cublasLtMatmulAlgo_t algo;
+  void *workspace;
+  size_t workspace_size;
+};
+
+static const size_t KE_GEMM_WORKSPACE = 32u << 20; /* Hopper kernels like 32 MiB */
+
+void
+ke_fp8_gemm_plan_free (ke_fp8_gemm_plan *plan)
+{
+  if (plan == NULL)
+    return;
+  if (plan->a_layout)
+    cublasLtMatrixLayoutDestroy (plan->a_layout);
+  if (plan->b_layout)
+    cublasLtMatrixLayoutDestroy (plan->b_layout);
+  if (plan->d_layout)
+    cublasLtMatrixLayoutDestroy (plan->d_layout);
+  if (plan->op)
+    cublasLtMatmulDescDestroy (plan->op);
+  if (plan->handle)
+    cublasLtDestroy (plan->handle);
+  if (plan->workspace)
+    cudaFree (plan->workspace);
+  free (plan);
+}
+
+ke_fp8_gemm_plan *
+ke_fp8_gemm_plan_new (int m_tokens, int n_out, int k_in, ke_error **error)
+{
+  if (m_tokens <= 0 || n_out <= 0 || k_in <= 0 || k_in % 16 != 0 || n_out % 16 != 0) {
+    ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
+                  "FP8 GEMM shape %d×%d×%d is not supported (N and K must be multiples of 16)",
+                  m_tokens, n_out, k_in);
+    return NULL;
+  }
+  ke_fp8_gemm_plan *p = (ke_fp8_gemm_plan *) calloc (1, sizeof *p);
+  if (p == NULL) {
+    ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory");
+    return NULL;
+  }
+  p->m = m_tokens;
+  p->n = n_out;
+  p->k = k_in;
+
+  cublasOperation_t trans_a = CUBLAS_OP_T, trans_b = CUBLAS_OP_N;
+  cublasLtMatmulMatrixScale_t vec = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+  int ret_count = 0;
+  cublasLtMatmulPreference_t pref = NULL;
+  cublasLtMatmulHeuristicResult_t heur;
+
+  if (!KE_CUBLAS_CHECK (cublasLtCreate (&p->handle), error) ||
+      !KE_CUBLAS_CHECK (cublasLtMatmulDescCreate (&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F), error) ||
+      !KE_CUBLAS_CHECK (cublasLtMatmulDescSetAttribute (p->op, CUBLASLT_MATMUL_DESC_TRANSA,
+                                                        &trans_a, sizeof trans_a), error) ||
+      !KE_CUBLAS_CHECK (cublasLtMatmulDescSetAttribute (p->op, CUBLASLT_MATMUL_DESC_TRANSB,
+                                                        &trans_b, sizeof trans_b), error) ||
+      !KE_CUBLAS_CHECK (cublasLtMatmulDescSetAttribute (p->op, CUBLASLT_MATMUL_DESC_A_SCALE_MODE,
+                                                        &vec, sizeof vec), error) ||
+      !KE_CUBLAS_CHECK (cublasLtMatmulDescSetAttribute (p->op, CUBLASLT_MATMUL_DESC_B_SCALE_MODE,
+                                                        &vec, sizeof vec), error))
+    goto fail;
+
+  /* Column-major layouts: A = W as [K, N] (ld K), B = X as [K, M] (ld K), D = [N, M] (ld N). */
+  if (!KE_CUBLAS_CHECK (cublasLtMatrixLayoutCreate (&p->a_layout, CUDA_R_8F_E4M3, k_in, n_out, k_in), error) ||
+      !KE_CUBLAS_CHECK (cublasLtMatrixLayoutCreate (&p->b_layout, CUDA_R_8F_E4M3, k_in, m_tokens, k_in), error) ||
+      !KE_CUBLAS_CHECK (cublasLtMatrixLayoutCreate (&p->d_layout, CUDA_R_16BF, n_out, m_tokens, n_out), error))
+    goto fail;
+
+  if (!KE_CUDA_CHECK (cudaMalloc (&p->workspace, KE_GEMM_WORKSPACE), error))
+    goto fail;
+  p->workspace_size = KE_GEMM_WORKSPACE;
+
+  if (!KE_CUBLAS_CHECK (cublasLtMatmulPreferenceCreate (&pref), error) ||
+      !KE_CUBLAS_CHECK (cublasLtMatmulPreferenceSetAttribute (
+                          pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &p->workspace_size,
+                          sizeof p->workspace_size), error))
+    goto fail;
+  {
+    /* The scale pointers must be set for the heuristic to see the scale mode's needs. */
+    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic (p->handle, p->op, p->a_layout, p->b_layout,
+                                                        p->d_layout, p->d_layout, pref, 1, &heur,
+                                                        &ret_count);
+    if (st != CUBLAS_STATUS_SUCCESS || ret_count == 0) {
+      ke_set_error (error, KE_ERROR_UNSUPPORTED,
+                    "cuBLASLt has no FP8 kernel with per-row/per-column scales for %d×%d×%d "
+                    "on this GPU (status %d); FP8 GEMMs need compute capability 8.9 or newer",
+                    m_tokens, n_out, k_in, (int) st);
+      goto fail;
+    }
+  }
+  p->algo = heur.algo;
+  cublasLtMatmulPreferenceDestroy (pref);
+  return p;
+
+fail:
+  if (pref)
+    cublasLtMatmulPreferenceDestroy (pref);
+  ke_fp8_gemm_plan_free (p);
+  return NULL;
+}
+
+int
+ke_fp8_gemm_plan_m (const ke_fp8_gemm_plan *plan)
+{
+  return plan->m;
+}
+
+bool
+ke_fp8_gemm_run (ke_fp8_gemm_plan *p, const uint8_t *x, const float *x_scale, const uint8_t *w,
+                 const float *w_scale, uint16_t *y_bf16, void *stream, ke_error **error)
+{
+  const float alpha = 1.0f, beta = 0.0f;
+  /* A is W (its vector has N entries), B is X (M entries). */
+  if (!KE_CUBLAS_CHECK (cublasLtMatmulDescSetAttribute (p->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
+                                                        &w_scale, sizeof w_scale), error) ||
+      !KE_CUBLAS_CHECK (cublasLtMatmulDescSetAttribute (p->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
+                                                        &x_scale, sizeof x_scale), error))
+    return false;
+  if (!KE_CUBLAS_CHECK (cublasLtMatmul (p->handle, p->op, &alpha, w, p->a_layout, x, p->b_layout,
+                                        &beta, y_bf16, p->d_layout, y_bf16, p->d_layout, &p->algo,
+                                        p->workspace, p->workspace_size, (cudaStream_t) stream),
+                        error))
+    return false;
+  return KE_CUDA_CHECK (cudaGetLastError (), error);
+}

@@ -1,0 +1,58 @@
+/* ke-cuda.h — the CUDA backend's C interface (host side), usable from C files.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kestrel-engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Number of CUDA devices usable by this process (0 when there is no driver/GPU). */
+int ke_cuda_device_count (void);
+/* Fills name (NUL-terminated) and compute capability; false with an error otherwise. */
+bool ke_cuda_device_info (int device, char *name, size_t name_size, int *cc_major,
+                          int *cc_minor, size_t *total_mem, ke_error **error);
+
+/* Device memory helpers for tests and tools. */
+void *ke_cuda_malloc (size_t bytes, ke_error **error);
+void ke_cuda_free (void *ptr);
+bool ke_cuda_memcpy_h2d (void *dst, const void *src, size_t bytes, ke_error **error);
+bool ke_cuda_memcpy_d2h (void *dst, const void *src, size_t bytes, ke_error **error);
+bool ke_cuda_memset (void *dst, int value, size_t bytes, ke_error **error);
+bool ke_cuda_synchronize (ke_error **error);
+
+/* ---- FP8 GEMM through cuBLASLt --------------------------------------------------------
+ *
+ *   Y[M, N] (bf16, row-major) = (X[M, K] · W[N, K]ᵀ) ⊙ (x_scale[M] ⊗ w_scale[N])
+ *
+ * X: fp8 e4m3 activations, row-major, one scale per row (token).
+ * W: fp8 e4m3 weights, row-major [out, in] as checkpoints store them, one scale per row
+ *    (output channel).
+ * In cuBLASLt's column-major terms this is the "TN" layout FP8 requires: A = W (transposed,
+ * lda = K, m = N), B = X (not transposed, ldb = K, n = M), D = Yᵀ col-major (ldd = N).  Scales
+ * use CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F: A's vector has m = N entries (w_scale), B's
+ * has n = M entries (x_scale).
+ *
+ * The plan (descriptors, layouts, algorithm, workspace) is built once for a shape and
+ * reused for every call: nothing is allocated or searched per call. */
+typedef struct ke_fp8_gemm_plan ke_fp8_gemm_plan;
+
+ke_fp8_gemm_plan *ke_fp8_gemm_plan_new (int m_tokens, int n_out, int k_in, ke_error **error);
+void ke_fp8_gemm_plan_free (ke_fp8_gemm_plan *plan);
+/* All pointers are device pointers; stream may be NULL (legacy default stream). */
+bool ke_fp8_gemm_run (ke_fp8_gemm_plan *plan, const uint8_t *x, const float *x_scale,
+                      const uint8_t *w, const float *w_scale, uint16_t *y_bf16, void *stream,
+                      ke_error **error);
+/* The M (tokens) the plan was built for; a plan serves exactly that shape. */
+int ke_fp8_gemm_plan_m (const ke_fp8_gemm_plan *plan);
+
+#ifdef __cplusplus
+}
+#endif
