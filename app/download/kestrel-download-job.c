@@ -260,6 +260,7 @@ transfer_file (RunState              *state,
   return TRANSFER_DONE;
 
 failed:
+  g_debug ("%s: %s", file->path, local_error->message);
   if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
     {
       g_propagate_error (error, no_space_while_writing (state->job->destination, file));
