@@ -302,7 +302,11 @@ download_file (RunState             *state,
   g_autoptr(GFile) parent = g_file_get_parent (target);
   g_autoptr(GError) local_error = NULL;
   gboolean restarted = FALSE;
+  guint64 furthest = query_size (partial, cancellable);
+  guint64 kept;
 
+  if (furthest == G_MAXUINT64)
+    furthest = 0;
   if (!g_file_make_directory_with_parents (parent, cancellable, &local_error) &&
       !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
     {
@@ -325,7 +329,16 @@ download_file (RunState             *state,
         default:
           break;
         }
-      if (attempt >= state->job->max_attempts)
+      /* A connection that broke after delivering data is not a failed attempt: a long
+       * download on a flaky network keeps resuming as long as the .partial grows past
+       * where it ever was (not when a server without Range support starts over). */
+      kept = query_size (partial, cancellable);
+      if (kept != G_MAXUINT64 && kept > furthest)
+        {
+          furthest = kept;
+          attempt = 1;
+        }
+      else if (attempt >= state->job->max_attempts)
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;

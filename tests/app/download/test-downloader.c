@@ -308,6 +308,29 @@ test_resume_after_drop (void)
   cleanup_destination (destination);
 }
 
+/* Eight connections in a row break, each after 100 kB: with 4 attempts allowed, this only
+ * completes because an attempt that moved the file forward does not count. */
+static void
+test_resume_repeatedly (void)
+{
+  g_autoptr(GFile) destination = new_destination ();
+  g_autoptr(KestrelDownloader) downloader = new_downloader ("kestrel-test/stutter",
+                                                            destination);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *weights = lfs_path ("kestrel-test/stutter", "model.safetensors");
+  gsize size = g_bytes_get_size (test_hub_get_file (hub, "model.safetensors"));
+
+  test_hub_reset (hub);
+  g_assert_true (run_download (downloader, NULL, &error));
+  g_assert_no_error (error);
+  assert_checkpoint (destination);
+  g_assert_cmpuint (test_hub_count (hub, weights), ==,
+                    (size + TEST_HUB_STUTTER_BYTES - 1) / TEST_HUB_STUTTER_BYTES);
+  g_assert_cmpuint (test_hub_count (hub, weights), >, 4);
+
+  cleanup_destination (destination);
+}
+
 typedef struct
 {
   GCancellable *cancellable;
@@ -926,6 +949,7 @@ main (int   argc,
 
   g_test_add_func ("/download/full", test_full_download);
   g_test_add_func ("/download/resume-after-drop", test_resume_after_drop);
+  g_test_add_func ("/download/resume-repeatedly", test_resume_repeatedly);
   g_test_add_func ("/download/cancel-and-resume", test_cancel_and_resume);
   g_test_add_func ("/download/checksum", test_checksum_failure);
   g_test_add_func ("/download/gated", test_gated);

@@ -274,8 +274,8 @@ model_info_json (TestHub    *hub,
 static gboolean
 known_repo (const char *repo)
 {
-  static const char *names[] = { "tiny", "gated", "flaky", "down", "dropping", "corrupt",
-                                 "slow", "evil" };
+  static const char *names[] = { "tiny", "gated", "flaky", "down", "dropping", "stutter",
+                                 "corrupt", "slow", "evil" };
 
   if (!g_str_has_prefix (repo, "kestrel-test/"))
     return FALSE;
@@ -449,6 +449,10 @@ serve_cdn (TestHub       *hub,
   g_mutex_unlock (&hub->lock);
   if (drop)
     send_length = TEST_HUB_DROP_AFTER;
+  /* stutter: every answer stops after STUTTER_BYTES, wherever it started */
+  if (g_str_has_suffix (repo, "/stutter") && strcmp (file->name, "model.safetensors") == 0 &&
+      send_length > TEST_HUB_STUTTER_BYTES)
+    send_length = TEST_HUB_STUTTER_BYTES;
 
   response_send (hub, &response, data + start, send_length, announced,
                  g_str_has_suffix (repo, "/slow") && strcmp (file->name, "model.safetensors") == 0);

@@ -15,6 +15,7 @@
  *   kestrel-test/down       the model info always answers 503
  *   kestrel-test/dropping   the first download of model.safetensors stops after DROP_AFTER
  *                           bytes (the socket is closed)
+ *   kestrel-test/stutter    every download of model.safetensors stops after STUTTER_BYTES
  *   kestrel-test/corrupt    model.safetensors arrives with one byte changed
  *   kestrel-test/slow       model.safetensors trickles (16 KiB every 10 ms)
  *   kestrel-test/evil       lists a file named "../evil"
@@ -30,6 +31,7 @@ G_BEGIN_DECLS
 #define TEST_HUB_COMMIT "0123456789abcdef0123456789abcdef01234567"
 #define TEST_HUB_TOKEN "hf_TestTokenThatMustNeverBeLogged42"
 #define TEST_HUB_DROP_AFTER (300 * 1024)
+#define TEST_HUB_STUTTER_BYTES (100 * 1024)
 
 typedef struct _TestHub TestHub;
 
