@@ -49,6 +49,8 @@ struct _KestrelDownloader
   char            *commit;
   guint64          last_transferred;
   gint64           last_sample_us;
+  double           speed_ema;      /* biased moving average, corrected in publish_progress */
+  double           speed_seconds;  /* time averaged so far, since the first byte */
   GSource         *timer;
   gboolean         running;
 
@@ -373,12 +375,20 @@ publish_progress (KestrelDownloader *self,
     speed = 0;
   else if (now > self->last_sample_us)
     {
-      /* exponential moving average of the network rate, time constant SPEED_TIME_CONSTANT_S */
+      /* Exponential moving average of the network rate (time constant SPEED_TIME_CONSTANT_S)
+       * started at 0 and divided by the weight gathered so far, so that it is not biased
+       * towards 0 in the first seconds.  The clock starts with the first byte. */
       double dt = (now - self->last_sample_us) / (double) G_USEC_PER_SEC;
-      double rate = (snapshot.bytes_transferred - self->last_transferred) / dt;
-      double alpha = 1.0 - exp (-dt / SPEED_TIME_CONSTANT_S);
+      guint64 delta = snapshot.bytes_transferred - self->last_transferred;
 
-      speed = self->speed == 0 ? rate : self->speed + alpha * (rate - self->speed);
+      if (self->speed_seconds > 0 || delta > 0)
+        {
+          double alpha = 1.0 - exp (-dt / SPEED_TIME_CONSTANT_S);
+
+          self->speed_ema += alpha * (delta / dt - self->speed_ema);
+          self->speed_seconds += dt;
+          speed = self->speed_ema / (1.0 - exp (-self->speed_seconds / SPEED_TIME_CONSTANT_S));
+        }
       self->last_sample_us = now;
       self->last_transferred = snapshot.bytes_transferred;
     }
@@ -506,6 +516,8 @@ kestrel_downloader_download_async (KestrelDownloader   *self,
   g_clear_pointer (&self->shared_commit, g_free);
   g_mutex_unlock (&self->lock);
   self->speed = 0;
+  self->speed_ema = 0;
+  self->speed_seconds = 0;
   self->last_transferred = 0;
   self->last_sample_us = g_get_monotonic_time ();
   self->running = TRUE;

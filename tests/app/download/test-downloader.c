@@ -61,8 +61,11 @@ typedef struct
   guint   notifies;
   gint64  first_us;
   gint64  last_us;
+  guint64 first_done;
   guint64 last_done;
   gboolean monotonic;
+  double last_speed;   /* the last non-zero speed reported while running */
+  guint64 running_done; /* bytes done at that moment */
 } ProgressLog;
 
 static void
@@ -74,8 +77,16 @@ bytes_done_cb (KestrelDownloader *downloader,
   guint64 done = kestrel_downloader_get_bytes_done (downloader);
 
   if (log->notifies++ == 0)
-    log->first_us = now;
-  log->last_us = now;
+    {
+      log->first_us = now;
+      log->first_done = done;
+    }
+  if (kestrel_downloader_get_speed (downloader) > 0)
+    {
+      log->last_us = now;
+      log->last_speed = kestrel_downloader_get_speed (downloader);
+      log->running_done = done;
+    }
   if (done < log->last_done)
     log->monotonic = FALSE;
   log->last_done = done;
@@ -116,6 +127,16 @@ test_full_download (void)
   g_assert_cmpuint (log.notifies, >=, 3);
   g_assert_cmpfloat (log.notifies, <=, 10.0 * seconds + 2.0);
   g_assert_true (log.monotonic);
+
+  /* the speed agrees with what the test saw arrive (within a factor of 2: the first
+   * notification's bytes arrived before it, the moving average lags a little) */
+  {
+    double seen = (log.running_done - log.first_done) / seconds;
+
+    g_test_message ("reported speed %.0f B/s, observed %.0f B/s", log.last_speed, seen);
+    g_assert_cmpfloat (log.last_speed, >, seen / 2);
+    g_assert_cmpfloat (log.last_speed, <, seen * 2);
+  }
 
   /* the token went to the Hub's origin, never to the CDN it redirects to */
   requests = test_hub_get_requests (hub);
