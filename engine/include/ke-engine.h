@@ -1,4 +1,4 @@
-/* kestrel-engine.h — the public API of Kestrel's inference engine.
+/* ke-engine.h — the public API of Kestrel's inference engine.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
