@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 # Every permission the app has, and why (docs/flatpak.md says the same at more length).
 # Anything else in finish-args fails the test.
@@ -111,8 +112,10 @@ def check_flatpak_builder(tap, manifest_path, want_id, top_names):
         tap.skip('flatpak-builder --show-manifest accepts the manifest',
                  'flatpak-builder is not installed')
         return
-    r = subprocess.run([builder, '--show-manifest', manifest_path],
-                       capture_output=True, text=True, timeout=120)
+    # In a scratch directory: flatpak-builder creates its .flatpak-builder state dir in $PWD.
+    with tempfile.TemporaryDirectory(prefix='kestrel-fpb-') as scratch:
+        r = subprocess.run([builder, '--show-manifest', os.path.abspath(manifest_path)],
+                           capture_output=True, text=True, timeout=120, cwd=scratch)
     tap.ok(r.returncode == 0, 'flatpak-builder --show-manifest accepts the manifest', r.stderr)
     # flatpak-builder only warns about unknown keys (a typo in a key name is silently dropped).
     tap.ok('WARNING' not in r.stderr and 'Unknown property' not in r.stderr,
