@@ -76,6 +76,17 @@ def main():
         for path in (desktop, metainfo, icon, symbolic, schema):
             tap.ok(os.path.isfile(path), f'{os.path.relpath(path, root)} is installed')
 
+        # GNOME icon grid: the app icon is drawn on 128×128, the symbolic one on 16×16.
+        for path, size in ((icon, '128'), (symbolic, '16')):
+            try:
+                svg = ET.parse(path).getroot()
+            except (OSError, ET.ParseError) as e:
+                tap.ok(False, f'{os.path.basename(path)} parses as SVG', e)
+                continue
+            tap.ok(svg.get('viewBox') == f'0 0 {size} {size}',
+                   f'{os.path.basename(path)} is drawn on a {size}×{size} canvas',
+                   f'viewBox={svg.get("viewBox")!r}')
+
         # The desktop file launches the installed binary and names the installed icon.
         fields = {}
         if os.path.isfile(desktop):
