@@ -67,6 +67,13 @@ def main():
             tap.ok(os.path.isfile(path) and os.access(path, os.X_OK),
                    f'{bindir}/{exe} is installed and executable', path)
 
+        # The installed CLI runs from its installed location (RUNPATH, no build-tree paths).
+        cli = os.path.join(bin_dir, 'kestrel-cli')
+        if os.access(cli, os.X_OK):
+            r = subprocess.run([cli, '--version'], capture_output=True, text=True, timeout=60)
+            tap.ok(r.returncode == 0 and r.stdout.startswith('kestrel-cli '),
+                   'installed kestrel-cli --version runs', r.stdout + r.stderr)
+
         desktop = os.path.join(share, 'applications', f'{app_id}.desktop')
         metainfo = os.path.join(share, 'metainfo', f'{app_id}.metainfo.xml')
         icon = os.path.join(share, 'icons/hicolor/scalable/apps', f'{app_id}.svg')
