@@ -65,7 +65,7 @@ bool ke_cuda_gemv (const ke_gemv_args *args, void *stream, ke_error **error);
  * An output "quantized" is fp8 with one scale per token: scale = max|y_bf16| / 448 (the bf16
  * value HF would feed the linear, quantized as compressed-tensors' dynamic per-token scheme),
  * q = round_e4m3(y_bf16 / scale); an all-zero row gets scale 1.  Each kernel handles
- * n_tokens rows; widths ≤ 12288 and a multiple of 8. */
+ * n_tokens rows; widths ≤ 12224 and a multiple of 8. */
 typedef struct ke_norm_out {
   uint16_t *bf16;   /* [n_tokens, hidden] or NULL */
   uint8_t *fp8;     /* [n_tokens, hidden] or NULL */
