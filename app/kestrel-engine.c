@@ -209,6 +209,7 @@ kestrel_engine_load_async (KestrelEngine        *self,
                            const char           *model_dir,
                            KestrelBackendChoice  backend,
                            int                   gpu_index,
+                           guint                 max_context,
                            GCancellable         *cancellable,
                            GAsyncReadyCallback   callback,
                            gpointer              user_data)
@@ -235,6 +236,7 @@ kestrel_engine_load_async (KestrelEngine        *self,
   request->model_dir = g_strdup (model_dir);
   request->backend = backend;
   request->gpu_index = gpu_index;
+  request->max_context = max_context;
   kestrel_engine_worker_push (self->worker, request);
 }
 
