@@ -498,7 +498,7 @@ ke_gen_checkpoint (const char *out_dir, const ke_gen_options *options, ke_progre
   pthread_once (&lut_once, build_lut);
   if (!make_dir (out_dir, error))
     goto out;
-  if (strcmp (shape.name, "tiny") == 0) {
+  if (strncmp (shape.name, "tiny", 4) == 0) {
     if (!ke_gen_read_tokens (o.tokenizer_path, &tokens, error))
       goto out;
   } else if (!ke_file_exists (o.tokenizer_path)) {
