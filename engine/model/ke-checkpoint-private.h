@@ -26,6 +26,7 @@ typedef struct ke_ckpt_entry {
 
 struct ke_checkpoint {
   char *dir;
+  char *index_path;          /* model.safetensors.index.json of a sharded checkpoint */
   ke_checkpoint_options options;
   ke_config config;
   ke_quant_config quant;
