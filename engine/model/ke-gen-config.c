@@ -44,6 +44,7 @@ ke_gen_options_init (ke_gen_options *options)
   options->layout = KE_LAYOUT_4_50;
   options->n_shards = 1;
   options->seed = 0;
+  options->scale_dtype = KE_DTYPE_BF16;
 }
 
 bool

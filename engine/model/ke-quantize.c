@@ -13,20 +13,34 @@
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ke-checkpoint-private.h"
 #include "ke-numeric.h"
 
+/* Element i of src as f32.  The source may sit at any address inside the mapping (the
+ * safetensors data is packed), so loads go through memcpy. */
 static inline float
 load_f32 (const void *src, ke_dtype dtype, size_t i)
 {
+  const uint8_t *p = src;
+  uint16_t h;
+  float f;
   switch (dtype) {
-  case KE_DTYPE_BF16: return ke_bf16_to_f32 (((const uint16_t *) src)[i]);
-  case KE_DTYPE_F16: return ke_f16_to_f32 (((const uint16_t *) src)[i]);
-  case KE_DTYPE_F32: return ((const float *) src)[i];
-  case KE_DTYPE_F8_E4M3: return ke_fp8e4m3_to_f32 (((const uint8_t *) src)[i]);
-  default: return NAN;
+  case KE_DTYPE_BF16:
+    memcpy (&h, p + 2 * i, 2);
+    return ke_bf16_to_f32 (h);
+  case KE_DTYPE_F16:
+    memcpy (&h, p + 2 * i, 2);
+    return ke_f16_to_f32 (h);
+  case KE_DTYPE_F32:
+    memcpy (&f, p + 4 * i, 4);
+    return f;
+  case KE_DTYPE_F8_E4M3:
+    return ke_fp8e4m3_to_f32 (p[i]);
+  default:
+    return NAN;
   }
 }
 

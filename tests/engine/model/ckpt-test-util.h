@@ -153,10 +153,12 @@ tensor_offset (const char *path, const char *name)
 typedef void (*header_edit_fn) (yyjson_mut_doc *doc, yyjson_mut_val *root, size_t data_len,
                                 void *user_data);
 
-/* Rewrites a safetensors file's header through `edit` (the data stays; `extra` zero bytes
- * are appended after it). */
+/* Rewrites a safetensors file's header through `edit` (NULL: unchanged); the data stays,
+ * `extra` zero bytes are appended after it, and `misalign` more spaces pad the header (so
+ * that the data start is no longer a multiple of 8). */
 static inline bool
-rewrite_header (const char *path, header_edit_fn edit, void *user_data, size_t extra)
+rewrite_header_ex (const char *path, header_edit_fn edit, void *user_data, size_t extra,
+                   size_t misalign)
 {
   size_t len;
   char *file = read_all (path, &len);
@@ -169,11 +171,12 @@ rewrite_header (const char *path, header_edit_fn edit, void *user_data, size_t e
   yyjson_mut_doc *mdoc = yyjson_doc_mut_copy (doc, NULL);
   yyjson_doc_free (doc);
   size_t data_len = len - 8 - (size_t) hlen;
-  edit (mdoc, yyjson_mut_doc_get_root (mdoc), data_len, user_data);
+  if (edit)
+    edit (mdoc, yyjson_mut_doc_get_root (mdoc), data_len, user_data);
   size_t nh = 0;
   char *h = yyjson_mut_write (mdoc, 0, &nh);
   yyjson_mut_doc_free (mdoc);
-  size_t padded = (nh + 7) & ~(size_t) 7;
+  size_t padded = ((nh + 7) & ~(size_t) 7) + misalign;
   size_t out_len = 8 + padded + data_len + extra;
   char *out = calloc (1, out_len);
   for (int i = 0; i < 8; i++)
@@ -186,6 +189,12 @@ rewrite_header (const char *path, header_edit_fn edit, void *user_data, size_t e
   free (h);
   free (file);
   return ok;
+}
+
+static inline bool
+rewrite_header (const char *path, header_edit_fn edit, void *user_data, size_t extra)
+{
+  return rewrite_header_ex (path, edit, user_data, extra, 0);
 }
 
 /* Copies a flat folder. */

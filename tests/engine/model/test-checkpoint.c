@@ -321,6 +321,75 @@ KE_TEST (test_causal_and_untied)
   ke_checkpoint_free (cp);
 }
 
+/* weight_scale as F32 [out] and F16 [out, 1] (all forms llm-compressor may write) give
+ * the same f32 scales as the default BF16 [out, 1]. */
+KE_TEST (test_scale_forms)
+{
+  ke_gen_options o;
+  ke_gen_options_init (&o);
+  o.seed = 21;
+  ke_error *error = NULL;
+  bool ok = ke_gen_checkpoint (sub ("s-bf16"), &o, NULL, NULL, &error);
+  o.scale_dtype = KE_DTYPE_F32;
+  o.scale_1d = true;
+  ok = ok && ke_gen_checkpoint (sub ("s-f32"), &o, NULL, NULL, &error);
+  o.scale_dtype = KE_DTYPE_F16;
+  o.scale_1d = false;
+  ok = ok && ke_gen_checkpoint (sub ("s-f16"), &o, NULL, NULL, &error);
+  KE_REQUIRE (ok, "%s", error->message);
+  ke_checkpoint *a = open_dir (sub ("s-bf16"), true, &error);
+  ke_checkpoint *b = a ? open_dir (sub ("s-f32"), true, &error) : NULL;
+  ke_checkpoint *c = b ? open_dir (sub ("s-f16"), true, &error) : NULL;
+  KE_REQUIRE (c != NULL, "%s", error->message);
+  check_tiny (b, "f32 [out] scales", true);
+  check_tiny (c, "f16 [out, 1] scales", true);
+  for (int l = 0; l < 6; l++) {
+    const ke_linear *la = &ke_checkpoint_weights (a)->layers[l].up_proj;
+    const ke_linear *lb = &ke_checkpoint_weights (b)->layers[l].up_proj;
+    const ke_linear *lc = &ke_checkpoint_weights (c)->layers[l].up_proj;
+    KE_CHECK (same_tensor (&la->scale, &lb->scale), "layer %d: f32 scales differ", l);
+    KE_CHECK (same_tensor (&la->weight, &lc->weight), "layer %d: codes differ", l);
+    const float *sa = la->scale.data, *sc = lc->scale.data;
+    for (int r = 0; r < 256; r++)
+      KE_CHECK (fabsf (sa[r] - sc[r]) <= 1e-3f * sa[r], "layer %d row %d: %g vs %g", l, r,
+                (double) sa[r], (double) sc[r]);
+  }
+  ke_checkpoint_free (a);
+  ke_checkpoint_free (b);
+  ke_checkpoint_free (c);
+}
+
+/* Data not aligned to the element size (header padded to an odd length) is copied into
+ * aligned buffers; the values are the same. */
+KE_TEST (test_misaligned_data)
+{
+  ke_gen_options o;
+  ke_gen_options_init (&o);
+  o.seed = 4;
+  o.scale_dtype = KE_DTYPE_F32;
+  ke_error *error = NULL;
+  bool ok = ke_gen_checkpoint (sub ("m-aligned"), &o, NULL, NULL, &error) &&
+            ke_gen_checkpoint (sub ("m-odd"), &o, NULL, NULL, &error);
+  KE_REQUIRE (ok, "%s", error->message);
+  ok = rewrite_header_ex (in_dir (sub ("m-odd"), "model.safetensors"), NULL, NULL, 0, 1);
+  KE_REQUIRE (ok, "rewrite");
+  ke_checkpoint *a = open_dir (sub ("m-aligned"), true, &error);
+  ke_checkpoint *b = a ? open_dir (sub ("m-odd"), true, &error) : NULL;
+  KE_REQUIRE (b != NULL, "%s", error->message);
+  const ke_weights *wa = ke_checkpoint_weights (a), *wb = ke_checkpoint_weights (b);
+  KE_CHECK (((uintptr_t) wb->embed_tokens.data % 2) == 0 && ((uintptr_t) wb->norm.data % 2) == 0 &&
+            ((uintptr_t) wb->vision_layers[0].fc1.bias.data % 2) == 0, "aligned copies");
+  KE_CHECK (same_tensor (&wa->embed_tokens, &wb->embed_tokens) &&
+            same_tensor (&wa->layers[5].o_proj.weight, &wb->layers[5].o_proj.weight) &&
+            same_tensor (&wa->layers[5].o_proj.scale, &wb->layers[5].o_proj.scale) &&
+            same_tensor (&wa->vision_layers[1].out_proj.bias, &wb->vision_layers[1].out_proj.bias),
+            "values");
+  KE_CHECK (ke_checkpoint_get_stats (b)->owned_bytes > ke_checkpoint_get_stats (a)->owned_bytes +
+            wa->embed_tokens.nbytes, "the odd file's bf16 tensors were copied");
+  ke_checkpoint_free (a);
+  ke_checkpoint_free (b);
+}
+
 typedef struct {
   int calls;
   double last;
@@ -365,7 +434,8 @@ main (int argc, char **argv)
   static const ke_tap_test tests[] = {
     KE_TAP_ENTRY (test_layouts_and_formats), KE_TAP_ENTRY (test_bf16_is_dequantized_fp8),
     KE_TAP_ENTRY (test_quantize_reference), KE_TAP_ENTRY (test_reproducible),
-    KE_TAP_ENTRY (test_causal_and_untied), KE_TAP_ENTRY (test_progress_and_cancel),
+    KE_TAP_ENTRY (test_causal_and_untied), KE_TAP_ENTRY (test_scale_forms),
+    KE_TAP_ENTRY (test_misaligned_data), KE_TAP_ENTRY (test_progress_and_cancel),
   };
   if (getenv ("KESTREL_SHARED_DIR") == NULL) {
     printf ("1..0 # SKIP KESTREL_SHARED_DIR is not set (the tokenizer fixture is needed)\n");
