@@ -10,6 +10,7 @@
 #include "ke-numeric.h"
 #include "ke-tap.h"
 #include "ke-weights.h"
+#include "ke-checkpoint-private.h"
 
 static char *root;
 
@@ -253,6 +254,24 @@ KE_TEST (test_quantize_reference)
   ke_checkpoint_free (qal);
 }
 
+/* The loader's fast f32 → FP8 conversion equals the shared reference on every float whose
+ * low 8 bits are 0x00, 0x80 or 0xff (covering each bf16-like value, ties and near-ties). */
+KE_TEST (test_fast_fp8_conversion)
+{
+  size_t bad = 0, n = 0;
+  for (uint64_t hi = 0; hi < (1u << 24); hi++) {
+    const uint32_t lows[3] = { 0x00, 0x80, 0xff };
+    for (int k = 0; k < 3; k++) {
+      uint32_t u = (uint32_t) (hi << 8) | lows[k];
+      float f;
+      memcpy (&f, &u, sizeof f);
+      bad += ke_fp8e4m3_from_f32_fast (f) != ke_f32_to_fp8e4m3 (f);
+      n++;
+    }
+  }
+  KE_CHECK (bad == 0, "%zu of %zu conversions differ", bad, n);
+}
+
 KE_TEST (test_reproducible)
 {
   ke_error *error = NULL;
@@ -433,7 +452,8 @@ main (int argc, char **argv)
 {
   static const ke_tap_test tests[] = {
     KE_TAP_ENTRY (test_layouts_and_formats), KE_TAP_ENTRY (test_bf16_is_dequantized_fp8),
-    KE_TAP_ENTRY (test_quantize_reference), KE_TAP_ENTRY (test_reproducible),
+    KE_TAP_ENTRY (test_quantize_reference), KE_TAP_ENTRY (test_fast_fp8_conversion),
+    KE_TAP_ENTRY (test_reproducible),
     KE_TAP_ENTRY (test_causal_and_untied), KE_TAP_ENTRY (test_scale_forms),
     KE_TAP_ENTRY (test_misaligned_data), KE_TAP_ENTRY (test_progress_and_cancel),
   };
