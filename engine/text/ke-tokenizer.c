@@ -432,7 +432,7 @@ build_decoder_tables (ke_tokenizer *tok, ke_error **error)
       if (!ok)
         break;
       if (out.len == tok->piece_len[id] &&
-          memcmp (out.data, tok->arena_base + tok->piece_off[id], out.len) == 0) {
+          (out.len == 0 || memcmp (out.data, tok->arena_base + tok->piece_off[id], out.len) == 0)) {
         tok->dec_off[id] = tok->piece_off[id];
       } else {
         ok = ke_buf_append_str (&tok->arena, out.data, out.len, &tok->dec_off[id]);
