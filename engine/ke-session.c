@@ -200,11 +200,13 @@ find_image_runs (const ke_session *s, const ke_prompt *prompt, image_run *runs,
 }
 
 /* Runs history positions [from, to) through the model, encoding the images whose runs
- * lie there; logits of position to - 1 land in s->logits. */
+ * lie there; logits of position to - 1 land in s->logits, and with all_logits != NULL
+ * those of every position p in all_logits[(p - from) * vocab]. */
 static bool
 compute (ke_session *s, size_t from, size_t to, const image_run *runs, size_t n_runs,
-         ke_stats *stats, ke_error **error)
+         float *all_logits, ke_stats *stats, ke_error **error)
 {
+  size_t vocab = s->config->text.vocab_size;
   ke_backend *b = s->backend;
   size_t mm = s->config->mm_tokens_per_image;
   ke_batch_image *batch_images = NULL;
@@ -250,10 +252,12 @@ compute (ke_session *s, size_t from, size_t to, const image_run *runs, size_t n_
         .pos0 = (uint32_t) pos,
         .images = batch_images,
         .n_images = (uint32_t) n_img,
-        .logits = end == to ? s->logits : NULL,
-        .all_logits = false,
+        .logits = all_logits ? all_logits + (pos - from) * vocab : end == to ? s->logits : NULL,
+        .all_logits = all_logits != NULL,
       };
       ok = b->ops->forward (b, s->kv, &batch, error);
+      if (ok && all_logits && end == to)
+        memcpy (s->logits, all_logits + (to - 1 - from) * vocab, vocab * sizeof (float));
     }
     for (size_t i = 0; i < n_img; i++)
       b->ops->embeds_free (b, embeds[i]);
@@ -268,9 +272,9 @@ compute (ke_session *s, size_t from, size_t to, const image_run *runs, size_t n_
   return ok;
 }
 
-bool
-ke_session_prefill (ke_session *s, const ke_prompt *prompt, float *logits, ke_stats *stats,
-                    ke_error **error)
+static bool
+prefill (ke_session *s, const ke_prompt *prompt, float *logits, float *all_logits,
+         ke_stats *stats, ke_error **error)
 {
   double t0 = ke_now ();
   if (!prompt || (!prompt->ids && prompt->n_ids) || (prompt->n_images && !prompt->images))
@@ -306,6 +310,8 @@ ke_session_prefill (ke_session *s, const ke_prompt *prompt, float *logits, ke_st
   }
   if (p == n && !(s->logits_valid && s->n_kv == n))
     p = n - 1; /* recompute the last position for its logits */
+  if (all_logits)
+    p = 0; /* every position's logits: compute everything */
   for (size_t k = 0; k < prompt->n_images; k++) /* never resume inside an image */
     if (runs[k].start < p && p < runs[k].start + mm)
       p = runs[k].start;
@@ -328,7 +334,7 @@ ke_session_prefill (ke_session *s, const ke_prompt *prompt, float *logits, ke_st
   }
   bool ok = true;
   if (s->n_kv < n)
-    ok = compute (s, s->n_kv, n, runs, prompt->n_images, stats, error);
+    ok = compute (s, s->n_kv, n, runs, prompt->n_images, all_logits, stats, error);
   free (runs);
   if (!ok)
     return false;
@@ -337,6 +343,22 @@ ke_session_prefill (ke_session *s, const ke_prompt *prompt, float *logits, ke_st
   if (stats)
     stats->prefill_seconds = ke_now () - t0;
   return true;
+}
+
+bool
+ke_session_prefill (ke_session *s, const ke_prompt *prompt, float *logits, ke_stats *stats,
+                    ke_error **error)
+{
+  return prefill (s, prompt, logits, NULL, stats, error);
+}
+
+bool
+ke_session_prefill_all (ke_session *s, const ke_prompt *prompt, float *logits,
+                        ke_stats *stats, ke_error **error)
+{
+  if (!logits)
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "No logits buffer given.");
+  return prefill (s, prompt, NULL, logits, stats, error);
 }
 
 static bool
@@ -365,7 +387,7 @@ ke_session_generate (ke_session *s, const ke_sampling *sampling, ke_token_fn on_
       if (s->image[i])
         return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                              "The context ends inside an image; prefill the prompt again.");
-    if (!compute (s, from, s->n_ids, NULL, 0, NULL, error))
+    if (!compute (s, from, s->n_ids, NULL, 0, NULL, NULL, error))
       return false;
   }
   ke_rng rng;
@@ -402,7 +424,7 @@ ke_session_generate (ke_session *s, const ke_sampling *sampling, ke_token_fn on_
       break;
     if (s->n_ids >= s->capacity)
       break;
-    if (!compute (s, s->n_kv, s->n_ids, NULL, 0, NULL, error)) {
+    if (!compute (s, s->n_kv, s->n_ids, NULL, 0, NULL, NULL, error)) {
       ok = false;
       break;
     }

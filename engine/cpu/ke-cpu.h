@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kestrel-engine.h"
+#include "ke-engine.h"
 #include "ke-config.h"
 #include "ke-weights.h"
 
