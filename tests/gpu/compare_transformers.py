@@ -101,8 +101,8 @@ def main():
     rows, ok = [], True
     for model_dir in args.model:
         model, config = ref.build_model(model_dir, device, act_quant=not args.skip_act_quant)
-        slow, fast = ref.image_processor(model_dir)
-        proc = slow if slow is not None else fast
+        ref_proc, procs = ref.image_processors(model_dir)
+        print(f"# {model_dir}: image reference {ref_proc}; also {', '.join(k for k in procs if k != ref_proc)}")
         name = os.path.basename(os.path.normpath(model_dir))
         vocab = config.text_config.vocab_size
         rng = np.random.default_rng(args.seed)
@@ -115,10 +115,12 @@ def main():
                 p = os.path.join(work, f"{name}-{len(rows)}-{k}.ppm")
                 ref.write_ppm(p, a)
                 ppms.append(p)
-            pix = ref.pixel_values(proc, images) if images else None
-            if images and slow is not None and fast is not None:
-                d = (ref.pixel_values(fast, images) - pix).abs().max().item()
-                print(f"# {name} / {case}: fast vs PIL image processor: max |Δpixel| = {d:.4g}")
+            pix = procs[ref_proc](images) if images else None
+            for other, fn in procs.items():
+                if images and other != ref_proc:
+                    d = (fn(images) - pix).abs().max().item()
+                    print(f"# {name} / {case}: {other} vs {ref_proc}: max |Δpixel value| = {d:.4g}"
+                          f" ({d / 2 * 255:.2f} levels of 255)")
             out = os.path.join(work, f"{name}-{len(rows)}.f32")
             cpu_s = run_cli(args.cli, model_dir, ids, ppms, out, args.skip_act_quant, args.threads)
             got = ref.read_f32(out, vocab)

@@ -84,9 +84,11 @@ def build_model(model_dir, device, act_quant=True):
     cfg.pop("quantization_config", None)
     cfg["torch_dtype"] = "float32"
     config = Gemma3Config.from_dict(cfg)
-    config._attn_implementation = "eager"
-    config.text_config._attn_implementation = "eager"
-    config.vision_config._attn_implementation = "eager"
+    for c in (config, config.text_config, config.vision_config):
+        try:
+            c._attn_implementation = "eager"  # plain softmax(QKᵀ·s + mask)·V in float32
+        except Exception:  # noqa: BLE001 — sdpa computes the same in float32
+            pass
     model = Gemma3ForConditionalGeneration(config).float()
     state, fp8 = load_state(model_dir)
     if config.text_config.tie_word_embeddings or "lm_head.weight" not in state:
@@ -111,31 +113,47 @@ def build_model(model_dir, device, act_quant=True):
     return model.to(device).eval(), config
 
 
-def image_processor(model_dir):
-    """The PIL-based Gemma3ImageProcessor (what the CPU backend reproduces), and the fast
-    (torchvision) one when this transformers has it, for a side-by-side number."""
-    slow = fast = None
-    try:
-        from transformers import Gemma3ImageProcessor
-        slow = Gemma3ImageProcessor.from_pretrained(model_dir)
-    except Exception as e:  # noqa: BLE001 — report and go on with what exists
-        print(f"# slow Gemma3ImageProcessor unavailable: {e}")
-    try:
-        from transformers import Gemma3ImageProcessorFast
-        fast = Gemma3ImageProcessorFast.from_pretrained(model_dir)
-    except Exception as e:  # noqa: BLE001
-        print(f"# Gemma3ImageProcessorFast unavailable: {e}")
-    if slow is None and fast is None:
-        raise SystemExit("no Gemma3 image processor in this transformers")
-    return slow, fast
+def image_processors(model_dir):
+    """The image processors this transformers has for Gemma 3, by class name, plus
+    "PIL direct" (Image.resize(BILINEAR), /255, (x - 0.5) / 0.5 — what the CPU backend
+    implements).  Returns (reference name, {name: processor(list of uint8 HxWx3) → tensor}).
 
-
-def pixel_values(processor, images):
-    """images: list of uint8 numpy arrays [h, w, 3] → float32 tensor [n, 3, S, S]."""
+    The reference is the PIL-based processor: Gemma3ImageProcessorPil (transformers 5), else
+    Gemma3ImageProcessor when a separate ...Fast class exists (4.x naming: the slow one is
+    PIL), else PIL direct.  The others are reported side by side."""
+    import transformers
     from PIL import Image
-    pil = [Image.fromarray(a, "RGB") for a in images]
-    out = processor(images=pil, return_tensors="pt")
-    return out["pixel_values"].float()
+    found = {}
+    for cls_name in ("Gemma3ImageProcessorPil", "Gemma3ImageProcessor", "Gemma3ImageProcessorFast"):
+        cls = getattr(transformers, cls_name, None)
+        if cls is None:
+            continue
+        try:
+            proc = cls.from_pretrained(model_dir)
+        except Exception as e:  # noqa: BLE001 — report and go on with what exists
+            print(f"# {cls_name} unavailable: {e}")
+            continue
+        found[cls_name] = (lambda images, proc=proc: proc(
+            images=[Image.fromarray(a, "RGB") for a in images], return_tensors="pt")["pixel_values"].float())
+    with open(os.path.join(model_dir, "preprocessor_config.json")) as f:
+        size = json.load(f)["size"]
+
+    def pil_direct(images):
+        out = []
+        for a in images:
+            r = Image.fromarray(a, "RGB").resize((size["width"], size["height"]), Image.BILINEAR)
+            x = np.asarray(r, dtype=np.float64) * (1.0 / 255.0)
+            x = ((x.astype(np.float32) - np.float32(0.5)) / np.float32(0.5)).transpose(2, 0, 1)
+            out.append(torch.from_numpy(np.ascontiguousarray(x)))
+        return torch.stack(out)
+    found["PIL direct"] = pil_direct
+    if "Gemma3ImageProcessorPil" in found:
+        reference = "Gemma3ImageProcessorPil"
+    elif "Gemma3ImageProcessor" in found and "Gemma3ImageProcessorFast" in found:
+        reference = "Gemma3ImageProcessor"
+    else:
+        reference = "PIL direct"
+    return reference, found
 
 
 def write_ppm(path, array):

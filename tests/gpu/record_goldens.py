@@ -48,8 +48,7 @@ def main():
     import transformers
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, config = ref.build_model(args.model, device, act_quant=True)
-    slow, fast = ref.image_processor(args.model)
-    proc = slow if slow is not None else fast
+    ref_proc, procs = ref.image_processors(args.model)
     tok = Tokenizer.from_file(os.path.join(args.model, "tokenizer.json"))
     mm = config.mm_tokens_per_image
     # Gemma 3 chat template, one user turn with [image, text], add_generation_prompt; the
@@ -62,7 +61,7 @@ def main():
     n_img = sum(1 for i in prompt_ids if i == config.image_token_id)
     if n_img != mm:
         raise SystemExit(f"the prompt has {n_img} image tokens, expected {mm}")
-    pix = ref.pixel_values(proc, [pattern_image()])
+    pix = procs[ref_proc]([pattern_image()])
     eos = config.text_config.eos_token_id if hasattr(config.text_config, "eos_token_id") else None
     eos = set(eos if isinstance(eos, list) else [eos]) | set(
         config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id])
@@ -86,7 +85,7 @@ def main():
         f.write("# Golden ids for tests/engine/cpu/test-cpu-e2e.c, recorded by tests/gpu/record_goldens.py\n")
         f.write(f"# torch {torch.__version__}, transformers {transformers.__version__}, {device}"
                 f"{' ' + torch.cuda.get_device_name(0) if device == 'cuda' else ''};"
-                f" image processor {type(proc).__name__}\n")
+                f" image processor {ref_proc}\n")
         f.write(f"# smallest top-1/top-2 logit margin over the steps: {min(margins):.3e}\n")
         f.write("checkpoint tiny seed 1\n")
         f.write(f"prompt_text {PROMPT_TEXT}\n")
