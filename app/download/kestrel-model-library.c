@@ -143,6 +143,15 @@ kestrel_model_library_add_default_roots (KestrelModelLibrary *self)
   g_autoptr(GFile) downloads = kestrel_model_library_default_downloads ();
 
   kestrel_model_library_add_root (self, cache, KESTREL_MODEL_SOURCE_HF_CACHE);
+  /* In a Flatpak sandbox XDG_CACHE_HOME is the app's own; the cache Python tools fill is
+   * ~/.cache/huggingface/hub (visible when the sandbox grants that folder). */
+  if (g_getenv ("HF_HUB_CACHE") == NULL && g_getenv ("HF_HOME") == NULL)
+    {
+      g_autoptr(GFile) home_cache = g_file_new_build_filename (g_get_home_dir (), ".cache",
+                                                               "huggingface", "hub", NULL);
+
+      kestrel_model_library_add_root (self, home_cache, KESTREL_MODEL_SOURCE_HF_CACHE);
+    }
   kestrel_model_library_add_root (self, downloads, KESTREL_MODEL_SOURCE_DOWNLOADS);
 }
 

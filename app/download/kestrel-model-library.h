@@ -22,7 +22,8 @@ GFile               *kestrel_model_library_default_downloads (void);
 
 /* An empty library; add roots, then refresh. */
 KestrelModelLibrary *kestrel_model_library_new               (void);
-/* Adds the cache and Kestrel's downloads folder. */
+/* Adds the cache (and ~/.cache/huggingface/hub when that differs, as in Flatpak) and
+ * Kestrel's downloads folder. */
 void                 kestrel_model_library_add_default_roots (KestrelModelLibrary *self);
 /* @root is a hub cache (HF_CACHE: models--org--name/snapshots/<commit>), a folder of model
  * folders (DOWNLOADS, FOLDER), or a model folder itself (FOLDER, config.json inside). */

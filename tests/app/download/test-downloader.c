@@ -387,11 +387,13 @@ test_server_errors (void)
   g_autoptr(KestrelDownloader) down = new_downloader ("kestrel-test/down", destination);
   g_autoptr(GError) error = NULL;
 
-  /* 503 twice, then OK: retried */
+  /* file list 503 twice, then OK; a file 500 once, then OK: both retried */
   test_hub_reset (hub);
   g_assert_true (run_download (flaky, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (test_hub_count (hub, "/api/models/kestrel-test/flaky/"), ==, 3);
+  g_assert_cmpuint (test_hub_count (hub, "/kestrel-test/flaky/resolve/" TEST_HUB_COMMIT
+                                    "/config.json"), ==, 2);
   assert_checkpoint (destination);
 
   /* always 503: gives up after the attempts with a clear message */

@@ -36,6 +36,7 @@ struct _TestHub
   gboolean        stopping;
   GPtrArray      *requests; /* of TestHubRequest */
   guint           flaky_count;
+  guint           flaky_file_count;
   gboolean        dropped;
 };
 
@@ -179,6 +180,7 @@ reason (guint status)
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "Whatever";
     }
@@ -369,6 +371,19 @@ serve_resolve (TestHub       *hub,
     }
   if (!pass_gate (hub, out, repo, authorization))
     return;
+  if (g_str_has_suffix (repo, "/flaky") && strcmp (path, "config.json") == 0)
+    {
+      gboolean fail;
+
+      g_mutex_lock (&hub->lock);
+      fail = hub->flaky_file_count++ < 1;
+      g_mutex_unlock (&hub->lock);
+      if (fail)
+        {
+          send_text (hub, out, 500, NULL, NULL, "{\"error\": \"Internal Error\"}");
+          return;
+        }
+    }
   file = find_file (hub, path);
   if (file == NULL || strcmp (revision, TEST_HUB_COMMIT) != 0)
     {
@@ -715,6 +730,7 @@ test_hub_reset (TestHub *hub)
   g_mutex_lock (&hub->lock);
   g_ptr_array_set_size (hub->requests, 0);
   hub->flaky_count = 0;
+  hub->flaky_file_count = 0;
   hub->dropped = FALSE;
   g_mutex_unlock (&hub->lock);
 }

@@ -11,7 +11,8 @@
  * Repositories (all serve the same generated tiny checkpoint unless said otherwise):
  *   kestrel-test/tiny       plain
  *   kestrel-test/gated      401 GatedRepo without a token, 403 GatedRepo with a wrong one
- *   kestrel-test/flaky      the model info answers 503 twice, then 200
+ *   kestrel-test/flaky      the model info answers 503 twice, then 200; config.json 500
+ *                           once, then 200
  *   kestrel-test/down       the model info always answers 503
  *   kestrel-test/dropping   the first download of model.safetensors stops after DROP_AFTER
  *                           bytes (the socket is closed)
