@@ -156,6 +156,7 @@ transfer_file (RunState              *state,
   guint64 start = 0;
   guint64 position;
   gboolean resumed;
+  gboolean read_failed = FALSE;
 
   if (have == G_MAXUINT64 || have > file->size)
     have = 0;
@@ -181,7 +182,15 @@ transfer_file (RunState              *state,
   if (have > 0)
     out = g_file_append_to (partial, G_FILE_CREATE_NONE, cancellable, &local_error);
   else
-    out = g_file_replace (partial, NULL, FALSE, G_FILE_CREATE_NONE, cancellable, &local_error);
+    {
+      /* Delete and create rather than g_file_replace(), which writes a temporary copy next
+       * to the old file: the disk would have to hold both. */
+      if (!g_file_delete (partial, cancellable, &local_error) &&
+          !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        goto failed;
+      g_clear_error (&local_error);
+      out = g_file_create (partial, G_FILE_CREATE_NONE, cancellable, &local_error);
+    }
   if (out == NULL)
     goto failed;
 
@@ -192,7 +201,10 @@ transfer_file (RunState              *state,
       gssize n = g_input_stream_read (body, state->buffer, CHUNK_SIZE, cancellable,
                                       &local_error);
       if (n < 0)
-        break;
+        {
+          read_failed = TRUE;
+          break;
+        }
       if (n == 0)
         break;
       if (position + (guint64) n > file->size)
@@ -266,9 +278,7 @@ failed:
       g_propagate_error (error, no_space_while_writing (state->job->destination, file));
       return TRANSFER_FAILED;
     }
-  if (local_error->domain == G_IO_ERROR &&
-      !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
-      body != NULL && out != NULL)
+  if (read_failed && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       /* A read error on the body stream: the connection broke mid-file. */
       GError *network = g_error_new (KESTREL_DOWNLOAD_ERROR, KESTREL_DOWNLOAD_ERROR_NETWORK,
