@@ -133,16 +133,16 @@ static GError *
 network_error (KestrelHubClient *self,
                GError           *cause)
 {
+  const char *host;
   GError *error;
 
   if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return g_error_copy (cause);
+  host = self->endpoint_uri ? g_uri_get_host (self->endpoint_uri) : NULL;
   error = g_error_new (KESTREL_DOWNLOAD_ERROR, KESTREL_DOWNLOAD_ERROR_NETWORK,
                        _("The network connection to %s failed (%s) — check that you are "
                          "online and try again"),
-                       g_uri_get_host (self->endpoint_uri) ? g_uri_get_host (self->endpoint_uri)
-                                                           : self->endpoint,
-                       cause->message);
+                       host ? host : self->endpoint, cause->message);
   return error;
 }
 

@@ -477,6 +477,18 @@ test_bad_names (void)
   g_assert_error (error, KESTREL_DOWNLOAD_ERROR, KESTREL_DOWNLOAD_ERROR_INVALID_REPO_ID);
   g_clear_error (&error);
 
+  /* a malformed endpoint is an error too, not a crash */
+  {
+    g_autoptr(KestrelDownloader) bad_endpoint = new_downloader ("kestrel-test/tiny", destination);
+
+    kestrel_downloader_set_endpoint (bad_endpoint, "::not a url::");
+    kestrel_downloader_set_retry_policy (bad_endpoint, 1, 0);
+    g_assert_false (run_download (bad_endpoint, NULL, &error));
+    g_assert_nonnull (error);
+    g_test_message ("%s", error->message);
+    g_clear_error (&error);
+  }
+
   test_hub_reset (hub);
   g_assert_false (run_download (evil, NULL, &error));
   g_assert_error (error, KESTREL_DOWNLOAD_ERROR, KESTREL_DOWNLOAD_ERROR_INVALID_RESPONSE);
