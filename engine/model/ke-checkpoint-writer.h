@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kestrel-engine.h"
+#include "ke-engine.h"
 #include "ke-checkpoint-names.h"
 #include "ke-config.h"
 #include "ke-weights.h"

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kestrel-engine.h"
+#include "ke-engine.h"
 
 #define KE_MAX_LAYERS 256
 #define KE_MAX_EOS 8
