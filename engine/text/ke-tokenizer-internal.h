@@ -125,6 +125,11 @@ ke_tokenizer *ke_tokenizer_alloc (void);
  * them: id tables, tries, decoder tables, merge-locality data. */
 bool ke_tokenizer_finish (ke_tokenizer *tok, ke_error **error);
 
+/* ke-sentencepiece.c: tokenizer.model, with tokenizer_config.json's added tokens when
+ * config_path names an existing file. */
+ke_tokenizer *ke_tokenizer_new_from_sentencepiece (const char *model_path,
+                                                   const char *config_path, ke_error **error);
+
 bool ke_trie_insert (ke_trie *trie, const char *s, size_t len, int32_t value);
 void ke_trie_clear (ke_trie *trie);
 
