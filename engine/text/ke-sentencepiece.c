@@ -341,23 +341,17 @@ add_replace (ke_tokenizer *tok, const char *from, const char *to, ke_replace *r,
 }
 
 ke_tokenizer *
-ke_tokenizer_new_from_sentencepiece (const char *model_path, const char *config_path,
-                                     ke_error **error)
+ke_tokenizer_new_from_sentencepiece_data (const void *data, size_t size,
+                                          const char *config_path, ke_error **error)
 {
-  char *data = NULL;
-  size_t size = 0;
-  if (!ke_read_file (model_path, KE_SPM_MAX_BYTES, &data, &size, error))
-    return NULL;
   ke_tokenizer *tok = ke_tokenizer_alloc ();
   if (tok == NULL) {
-    free (data);
     oom (error);
     return NULL;
   }
   spm_piece *pieces = NULL;
   size_t n = 0;
   bool ok = parse_model_proto (tok, (const uint8_t *) data, size, &pieces, &n, error);
-  free (data);
   if (ok && (!ke_str_map_init (&tok->vocab, &tok->arena_base, n) ||
              !ke_str_map_init (&tok->added_map, &tok->arena_base, 64)))
     ok = oom (error);
@@ -393,6 +387,7 @@ ke_tokenizer_new_from_sentencepiece (const char *model_path, const char *config_
       ok = oom (error);
   }
   free (pieces);
+  pieces = NULL;
   tok->fuse_unk = true;
   ok = ok && apply_token_config (tok, config_path, error);
   if (ok) {
@@ -413,9 +408,24 @@ ke_tokenizer_new_from_sentencepiece (const char *model_path, const char *config_
   }
   ok = ok && ke_tokenizer_finish (tok, error);
   if (!ok) {
+    free (pieces);
     ke_tokenizer_free (tok);
-    ke_error_prefix (error, "%s", model_path);
     return NULL;
   }
+  return tok;
+}
+
+ke_tokenizer *
+ke_tokenizer_new_from_sentencepiece (const char *model_path, const char *config_path,
+                                     ke_error **error)
+{
+  char *data = NULL;
+  size_t size = 0;
+  if (!ke_read_file (model_path, KE_SPM_MAX_BYTES, &data, &size, error))
+    return NULL;
+  ke_tokenizer *tok = ke_tokenizer_new_from_sentencepiece_data (data, size, config_path, error);
+  free (data);
+  if (tok == NULL)
+    ke_error_prefix (error, "%s", model_path);
   return tok;
 }

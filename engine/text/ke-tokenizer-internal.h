@@ -129,6 +129,9 @@ bool ke_tokenizer_finish (ke_tokenizer *tok, ke_error **error);
  * config_path names an existing file. */
 ke_tokenizer *ke_tokenizer_new_from_sentencepiece (const char *model_path,
                                                    const char *config_path, ke_error **error);
+ke_tokenizer *ke_tokenizer_new_from_sentencepiece_data (const void *data, size_t size,
+                                                        const char *config_path,
+                                                        ke_error **error);
 
 bool ke_trie_insert (ke_trie *trie, const char *s, size_t len, int32_t value);
 void ke_trie_clear (ke_trie *trie);
