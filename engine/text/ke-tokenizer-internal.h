@@ -165,6 +165,8 @@ ke_tokenizer_merge_rank (const ke_tokenizer *tok, ke_token a, ke_token b, uint32
 
 /* BPE words cut into parts of at most this many symbols skip the heap (tests set 0). */
 extern size_t ke_bpe_small_max;
+/* Parts of at least twice this many symbols are merged in blocks (tests lower it). */
+extern size_t ke_bpe_block;
 
 /* Decodes one UTF-8 code point at s[0..len) (valid UTF-8 assumed); returns its length. */
 static inline size_t
