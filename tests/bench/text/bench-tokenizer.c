@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "kestrel-engine.h"
+#include "ke-engine.h"
 
 static double
 now (void)

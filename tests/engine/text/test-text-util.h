@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kestrel-engine.h"
+#include "ke-engine.h"
 
 static inline char *
 tt_shared_path (const char *rel)

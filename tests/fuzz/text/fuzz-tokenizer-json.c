@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kestrel-engine.h"
+#include "ke-engine.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
