@@ -35,6 +35,10 @@ typedef struct {
   size_t n_sym, cap_sym;
   bpe_node *nodes;        /* linked list over a part of sym */
   uint64_t *init;         /* the word's initial pairs, (rank << 32 | position) */
+  struct merge_event_s *log; /* merge_blocked: the merges of each block */
+  size_t n_log, cap_log;
+  ke_token *out_sym;      /* merge_blocked: each block's merged symbols */
+  size_t n_out, cap_out;
   uint64_t *heap;         /* pairs created by merges [2 * cap_chunk] */
   size_t cap_chunk;
   ke_error **error;
@@ -196,7 +200,29 @@ merge_small (encoder *enc, ke_token *sym, size_t n)
   return true;
 }
 
+/* One logged merge of merge_run: its key (local position), the id it made, and whether
+ * it changed the part's first or last symbol. */
+enum { LOG_FIRST = 1, LOG_LAST = 2 };
+
+typedef struct merge_event_s {
+  uint64_t key;
+  ke_token id;
+  uint32_t flags;
+} merge_event;
+
+static bool
+log_event (encoder *enc, uint64_t key, ke_token id, uint32_t flags)
+{
+  if (KE_UNLIKELY (enc->n_log == enc->cap_log) &&
+      !grow ((void **) &enc->log, &enc->cap_log, enc->n_log + 1, sizeof *enc->log))
+    return oom (enc);
+  enc->log[enc->n_log++] = (merge_event) { key, id, flags };
+  return true;
+}
+
 /* word.rs merge_all over sym[0..n); the surviving symbols are written back to sym[0..*m).
+ * With `logging`, every merge is appended to enc->log; with `starts`, the position where
+ * each surviving symbol starts is written there.
  *
  * The initial pairs are known up front, so instead of heapifying them they are sorted by
  * (rank, position) — a radix sort, positions being ascending already — and consumed in
@@ -206,7 +232,8 @@ merge_small (encoder *enc, ke_token *sym, size_t n)
  * expiry test of merge_small's comment, without a hash lookup), and a node is one cache
  * line access.  Each merge pushes at most two pairs and there are fewer than n merges. */
 static bool
-merge_run (encoder *enc, ke_token *sym, size_t n, size_t *m)
+merge_run (encoder *enc, ke_token *sym, size_t n, bool logging, size_t *m,
+           int32_t *starts)
 {
   const ke_tokenizer *tok = enc->tok;
   if (n > INT32_MAX / 4)
@@ -266,6 +293,9 @@ merge_run (encoder *enc, ke_token *sym, size_t n, size_t *m)
     p->next = q->next;
     q->id = -1;
     q->rank = UINT32_MAX;
+    if (logging && !log_event (enc, top, p->id,
+                               (pos == 0 ? LOG_FIRST : 0) | (p->next < 0 ? LOG_LAST : 0)))
+      return false;
     uint32_t cur;
     if (p->prev >= 0) {
       bpe_node *l = &nodes[p->prev];
@@ -284,10 +314,174 @@ merge_run (encoder *enc, ke_token *sym, size_t n, size_t *m)
     }
   }
   size_t k = 0;
-  for (int32_t i = 0; i >= 0; i = nodes[i].next)
+  for (int32_t i = 0; i >= 0; i = nodes[i].next) {
+    if (starts)
+      starts[k] = i;
     sym[k++] = nodes[i].id;
+  }
   *m = k;
   return true;
+}
+
+/* Long parts are merged in blocks of about this many symbols (tests lower it). */
+size_t ke_bpe_block = 4096;
+
+typedef struct {
+  size_t start, len;      /* the block's symbols in the part */
+  size_t out_off, out_n;  /* its merged symbols in enc->out_sym */
+  size_t log_off, log_n;  /* its merges in enc->log */
+} bpe_block;
+
+/* Would the merge run over the whole of L·R merge across their boundary?  The whole run
+ * pops, at each step, the smaller next merge of L's and R's own runs — unless the pair
+ * across the boundary (L's current last symbol, R's current first) merges with a smaller
+ * key: then it crosses.  Walking both logs in that order decides it exactly. */
+static bool
+blocks_independent (const encoder *enc, const ke_token *orig, const bpe_block *L,
+                    const bpe_block *R)
+{
+  const ke_tokenizer *tok = enc->tok;
+  const merge_event *lg = enc->log + L->log_off, *rg = enc->log + R->log_off;
+  size_t i = 0, j = 0;
+  ke_token lcur = orig[L->start + L->len - 1], rcur = orig[R->start];
+  uint64_t lpos = L->start + L->len - 1;
+  for (;;) {
+    uint32_t rank;
+    uint64_t kb = merge_of (tok, lcur, rcur, &rank) ? (uint64_t) rank << 32 | lpos : UINT64_MAX;
+    uint64_t kl = i < L->log_n ? lg[i].key + L->start : UINT64_MAX;
+    uint64_t kr = j < R->log_n ? rg[j].key + R->start : UINT64_MAX;
+    uint64_t next = kl < kr ? kl : kr;
+    if (kb < next || (next == UINT64_MAX && kb != UINT64_MAX))
+      return false;
+    if (next == UINT64_MAX)
+      return true;
+    if (kl < kr) {
+      if (lg[i].flags & LOG_LAST) {
+        lcur = lg[i].id;
+        lpos = (uint32_t) kl;
+      }
+      i++;
+    } else {
+      if (rg[j].flags & LOG_FIRST)
+        rcur = rg[j].id;
+      j++;
+    }
+  }
+}
+
+static bool
+run_block (encoder *enc, const ke_token *orig, bpe_block *b)
+{
+  size_t need = enc->n_out + b->len;
+  if (!grow ((void **) &enc->out_sym, &enc->cap_out, need, sizeof *enc->out_sym))
+    return oom (enc);
+  ke_token *out = enc->out_sym + enc->n_out;
+  memcpy (out, orig + b->start, b->len * sizeof *out);
+  b->out_off = enc->n_out;
+  b->log_off = enc->n_log;
+  size_t m;
+  if (!merge_run (enc, out, b->len, true, &m, NULL))
+    return false;
+  b->out_n = m;
+  b->log_n = enc->n_log - b->log_off;
+  enc->n_out += m;
+  return true;
+}
+
+/* A long part: merged block by block, adjacent blocks checked for independence and fused
+ * (merged again as one) where a merge would cross.  Exact: the result is merge_run's over
+ * the whole part.  If fusing redoes more than half the part, the whole part is merged in
+ * one run instead, so the worst case stays O(n log n). */
+static bool
+merge_blocked (encoder *enc, ke_token *sym, size_t n)
+{
+  size_t bs = ke_bpe_block;
+  size_t nb = n / (bs / 2) + 2; /* blocks are at least bs - W >= bs / 2 long */
+  bpe_block *blocks = ke_calloc_array (nb, sizeof *blocks);
+  ke_token *orig = ke_malloc_array (n, sizeof *orig);
+  if (blocks == NULL || orig == NULL) {
+    free (blocks);
+    free (orig);
+    return oom (enc);
+  }
+  memcpy (orig, sym, n * sizeof *orig);
+  /* Cut near each multiple of bs where a token boundary of the final result is likely:
+   * merge a window of 2W symbols around the spot and take the boundary of its result
+   * nearest the middle (influence rarely reaches W symbols; the independence check
+   * below makes the cut exact either way). */
+  enum { W = 48 };
+  ke_token window[2 * W];
+  int32_t starts[2 * W];
+  size_t start = 0, k = 0;
+  while (start < n) {
+    size_t end = start + bs;
+    if (end + bs / 2 >= n) {
+      end = n;
+    } else {
+      memcpy (window, orig + end - W, sizeof window);
+      size_t m = 0;
+      if (!merge_run (enc, window, 2 * W, false, &m, starts)) {
+        free (blocks);
+        free (orig);
+        return false;
+      }
+      size_t best = end, best_dist = SIZE_MAX;
+      for (size_t j = 1; j < m; j++) {
+        size_t c = end - W + (size_t) starts[j];
+        size_t dist = c > end ? c - end : end - c;
+        if (dist < best_dist) {
+          best_dist = dist;
+          best = c;
+        }
+      }
+      end = best;
+    }
+    if (k == nb) { /* cannot happen (see nb); refuse rather than overrun */
+      free (blocks);
+      free (orig);
+      return ke_set_error (enc->error, KE_ERROR_FAILED, "BPE block bookkeeping failed");
+    }
+    blocks[k++] = (bpe_block) { .start = start, .len = end - start };
+    start = end;
+  }
+  nb = k;
+  enc->n_out = 0;
+  enc->n_log = 0;
+  bool ok = true;
+  for (size_t b = 0; ok && b < nb; b++)
+    ok = run_block (enc, orig, &blocks[b]);
+  size_t redone = 0;
+  /* blocks[0..done) are final among themselves; check block b against b+1 */
+  size_t b = 0;
+  while (ok && b + 1 < nb) {
+    if (blocks_independent (enc, orig, &blocks[b], &blocks[b + 1])) {
+      b++;
+      continue;
+    }
+    blocks[b].len += blocks[b + 1].len;
+    redone += blocks[b].len;
+    memmove (&blocks[b + 1], &blocks[b + 2], (nb - b - 2) * sizeof *blocks);
+    nb--;
+    if (redone > n / 2)
+      break;
+    ok = run_block (enc, orig, &blocks[b]);
+    if (b > 0)
+      b--; /* the block before now borders a different run */
+  }
+  if (ok && redone > n / 2) {
+    /* too much fusing: one run over the whole part */
+    size_t m;
+    ok = merge_run (enc, orig, n, false, &m, NULL);
+    for (size_t i = 0; ok && i < m; i++)
+      ok = emit (enc, orig[i]);
+  } else {
+    for (size_t i = 0; ok && i < nb; i++)
+      for (size_t j = 0; ok && j < blocks[i].out_n; j++)
+        ok = emit (enc, enc->out_sym[blocks[i].out_off + j]);
+  }
+  free (blocks);
+  free (orig);
+  return ok;
 }
 
 /* Merges one part of a word (cut where no merge can span) and emits its symbols. */
@@ -298,8 +492,10 @@ merge_chunk (encoder *enc, ke_token *sym, size_t n)
     return emit (enc, sym[0]);
   if (n <= ke_bpe_small_max && n <= 64)
     return merge_small (enc, sym, n);
+  if (n >= 2 * ke_bpe_block && ke_bpe_block >= 2 * 48)
+    return merge_blocked (enc, sym, n);
   size_t m = 0;
-  if (!merge_run (enc, sym, n, &m))
+  if (!merge_run (enc, sym, n, false, &m, NULL))
     return false;
   for (size_t i = 0; i < m; i++)
     if (!emit (enc, sym[i]))
@@ -525,6 +721,8 @@ ke_tokenizer_encode (const ke_tokenizer *tok, const char *text, size_t len, ke_t
   ke_buf_clear (&enc.norm);
   free (enc.sym);
   free (enc.nodes);
+  free (enc.log);
+  free (enc.out_sym);
   free (enc.heap);
   free (enc.init);
   if (!ok) {
