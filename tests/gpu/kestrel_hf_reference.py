@@ -94,7 +94,8 @@ def build_model(model_dir, device, act_quant=True):
     if config.text_config.tie_word_embeddings or "lm_head.weight" not in state:
         state["lm_head.weight"] = state["model.language_model.embed_tokens.weight"]
     missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [m for m in missing if not m.endswith("embed_scale")]
+    params = {n for n, _ in model.named_parameters(remove_duplicate=False)}
+    missing = [m for m in missing if m in params]  # buffers (embed_scale, position_ids) are not weights
     if missing or unexpected:
         raise SystemExit(f"state dict mismatch: missing {missing[:8]}, unexpected {unexpected[:8]}")
     model.tie_weights()
