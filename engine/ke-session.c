@@ -197,8 +197,9 @@ find_image_runs (const ke_session *s, const ke_prompt *prompt, image_run *runs,
   }
   if (n_runs != prompt->n_images)
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
-                         "The prompt has %zu image runs but %zu images.", n_runs,
-                         prompt->n_images);
+                         "The prompt has %zu runs of the image token %d but %zu images (does "
+                         "the tokenizer's <image_soft_token> match config.json's "
+                         "image_token_index?).", n_runs, c->image_token_id, prompt->n_images);
   return true;
 }
 
