@@ -162,6 +162,12 @@ find_image_runs (const ke_session *s, const ke_prompt *prompt, image_run *runs,
 {
   const ke_config *c = s->config;
   size_t n_runs = 0, mm = c->mm_tokens_per_image;
+  if (!c->has_vision) { /* a text-only model: its image id (if any) is just a token */
+    if (prompt->n_images)
+      return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
+                           "The prompt has images but the model takes no images.");
+    return true;
+  }
   for (size_t i = 0; i < prompt->n_ids;) {
     if (prompt->ids[i] != c->image_token_id) {
       i++;
@@ -170,9 +176,6 @@ find_image_runs (const ke_session *s, const ke_prompt *prompt, image_run *runs,
     size_t j = i;
     while (j < prompt->n_ids && prompt->ids[j] == c->image_token_id)
       j++;
-    if (!c->has_vision)
-      return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
-                           "The prompt has image tokens but the model takes no images.");
     if (j - i != mm)
       return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                            "An image takes exactly %zu image tokens; the prompt has a run of "
@@ -194,8 +197,9 @@ find_image_runs (const ke_session *s, const ke_prompt *prompt, image_run *runs,
   }
   if (n_runs != prompt->n_images)
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
-                         "The prompt has %zu image runs but %zu images.", n_runs,
-                         prompt->n_images);
+                         "The prompt has %zu runs of the image token %d but %zu images (does "
+                         "the tokenizer's <image_soft_token> match config.json's "
+                         "image_token_index?).", n_runs, c->image_token_id, prompt->n_images);
   return true;
 }
 

@@ -8,11 +8,49 @@
  * sliding layers) OR same image run.
  */
 #include <math.h>
+#include <string.h>
 
 #include "ke-internal.h"
 #include "ke-cpu.h"
 
-static void
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define KE_SIMD_CLONES __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define KE_SIMD_CLONES
+#endif
+
+typedef float v8 __attribute__ ((vector_size (32)));
+typedef float v8u __attribute__ ((vector_size (32), aligned (4)));
+#define load8(p) (*(const v8u *) (p))
+
+/* q·k over d floats with 8 lanes (then a fixed-order horizontal sum). */
+static inline __attribute__ ((always_inline)) float
+dot (const float *a, const float *b, uint32_t d)
+{
+  v8 acc = { 0 };
+  uint32_t i = 0;
+  for (; i + 8 <= d; i += 8)
+    acc += load8 (a + i) * load8 (b + i);
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < d; i++)
+    s += a[i] * b[i];
+  return s;
+}
+
+/* out += p · v over d floats */
+static inline __attribute__ ((always_inline)) void
+axpy (float *out, float p, const float *v, uint32_t d)
+{
+  uint32_t i = 0;
+  for (; i + 8 <= d; i += 8) {
+    v8 o = load8 (out + i) + p * load8 (v + i);
+    memcpy (out + i, &o, sizeof o);
+  }
+  for (; i < d; i++)
+    out[i] += p * v[i];
+}
+
+KE_SIMD_CLONES static void
 attention_task (void *ctx, size_t task, int thread)
 {
   const ke_cpu_attention *att = ctx;
@@ -51,10 +89,7 @@ attention_task (void *ctx, size_t task, int thread)
       continue;
     }
     const float *k = att->k_cache + (size_t) j * kv_stride + (size_t) kvh * hd;
-    float dot = 0.0f;
-    for (uint32_t d = 0; d < hd; d++)
-      dot += q[d] * k[d];
-    scores[j] = dot * att->scale;
+    scores[j] = dot (q, k, hd) * att->scale;
     if (scores[j] > max)
       max = scores[j];
   }
@@ -71,9 +106,7 @@ attention_task (void *ctx, size_t task, int thread)
     float p = scores[j] * inv;
     if (p == 0.0f)
       continue;
-    const float *v = att->v_cache + (size_t) j * kv_stride + (size_t) kvh * hd;
-    for (uint32_t d = 0; d < hd; d++)
-      out[d] += p * v[d];
+    axpy (out, p, att->v_cache + (size_t) j * kv_stride + (size_t) kvh * hd, hd);
   }
 }
 

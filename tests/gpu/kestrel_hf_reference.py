@@ -91,10 +91,25 @@ def build_model(model_dir, device, act_quant=True):
             pass
     model = Gemma3ForConditionalGeneration(config).float()
     state, fp8 = load_state(model_dir)
+    # transformers versions differ in whether SiglipVisionModel's "vision_model." level shows
+    # in module names: follow what this model has.
+    have = set(model.state_dict().keys())
+
+    def fit(name):
+        if name in have:
+            return name
+        for a, b in (("vision_tower.vision_model.", "vision_tower."), ("vision_tower.", "vision_tower.vision_model.")):
+            alt = name.replace(a, b, 1)
+            if alt in have:
+                return alt
+        return name
+    state = {fit(k): v for k, v in state.items()}
+    fp8 = {fit(k + ".weight")[: -len(".weight")] for k in fp8}
     if config.text_config.tie_word_embeddings or "lm_head.weight" not in state:
         state["lm_head.weight"] = state["model.language_model.embed_tokens.weight"]
     missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [m for m in missing if not m.endswith("embed_scale")]
+    params = {n for n, _ in model.named_parameters(remove_duplicate=False)}
+    missing = [m for m in missing if m in params]  # buffers (embed_scale, position_ids) are not weights
     if missing or unexpected:
         raise SystemExit(f"state dict mismatch: missing {missing[:8]}, unexpected {unexpected[:8]}")
     model.tie_weights()
