@@ -26,6 +26,11 @@
 extern "C" {
 #endif
 
+/* Programmatic dependent launch (compute capability ≥ 9.0): each kernel may start while the
+ * previous one on the stream finishes, streaming its weights meanwhile.  On by default where
+ * supported; false switches it off (for measurements). */
+void ke_cuda_set_pdl (bool allowed);
+
 /* ---- matrix × vector (ke-cuda-gemv.cu) ---------------------------------------------------
  *
  *   y[n] = (Σ_k W[n, k] · x[k]) · w_scale[n] · x_scale  (+ residual[n])     n < N, k < K
@@ -43,6 +48,13 @@ typedef enum {
   KE_GEMV_FP8 = 2,
 } ke_gemv_type;
 
+typedef enum {
+  KE_GEMV_EPI_NONE = 0,
+  /* W = [gate; up] (N = 2·inter rows): y[i] = bf16(gelu_tanh(bf16 gate_i)) · bf16(up_i), i < N/2
+   * (Gemma's MLP activation; y bf16 is what the down projection reads). */
+  KE_GEMV_EPI_GEGLU = 1,
+} ke_gemv_epilogue;
+
 typedef struct ke_gemv_args {
   int n, k;
   ke_gemv_type w_type;  /* KE_GEMV_FP8 or KE_GEMV_BF16 */
@@ -54,7 +66,8 @@ typedef struct ke_gemv_args {
   ke_gemv_type y_type;  /* KE_GEMV_F32 or KE_GEMV_BF16 */
   void *y;
   const float *residual; /* NULL or [N] f32 (only with f32 y) */
-  int rows_per_warp;     /* 0 = auto; else 1, 2 or 4 */
+  int rows_per_warp;     /* 0 = auto; else 1, 2 or 4 (2 or 4 with GeGLU) */
+  ke_gemv_epilogue epilogue;
 } ke_gemv_args;
 
 bool ke_cuda_gemv (const ke_gemv_args *args, void *stream, ke_error **error);
@@ -65,7 +78,8 @@ bool ke_cuda_gemv (const ke_gemv_args *args, void *stream, ke_error **error);
  * An output "quantized" is fp8 with one scale per token: scale = max|y_bf16| / 448 (the bf16
  * value HF would feed the linear, quantized as compressed-tensors' dynamic per-token scheme),
  * q = round_e4m3(y_bf16 / scale); an all-zero row gets scale 1.  Each kernel handles
- * n_tokens rows; widths ≤ 12224 and a multiple of 8. */
+ * n_tokens rows; widths ≤ 12288 and a multiple of 8;
+ * rows 16-byte aligned. */
 typedef struct ke_norm_out {
   uint16_t *bf16;   /* [n_tokens, hidden] or NULL */
   uint8_t *fp8;     /* [n_tokens, hidden] or NULL */
