@@ -40,8 +40,8 @@ void ke_cuda_set_pdl (bool allowed);
  *    with one f32 scale (x_scale, a device pointer: per-token quantization, W8A8).
  * y: [N], f32 or bf16.  residual: NULL or [N] f32, added after scaling (y may alias it).
  * K must be a multiple of 16 and W, x 16-byte aligned (K·size and pointers); N ≥ 1.
- * One warp computes `rows_per_warp` rows (0 = chosen from N): 16-byte loads, several rows'
- * loads in flight per lane. */
+ * A group of k_split warps computes `rows_per_warp` rows (0 = chosen from the shape):
+ * 16-byte loads, several rows' loads in flight per lane. */
 typedef enum {
   KE_GEMV_BF16 = 0,
   KE_GEMV_F32 = 1,
@@ -68,6 +68,8 @@ typedef struct ke_gemv_args {
   const float *residual; /* NULL or [N] f32 (only with f32 y) */
   int rows_per_warp;     /* 0 = auto; else 1, 2 or 4 (2 or 4 with GeGLU) */
   ke_gemv_epilogue epilogue;
+  int k_split;           /* warps sharing a row group, splitting K: 0 = auto, 1, 2, 4
+                          * (4 rows per warp only with 1) */
 } ke_gemv_args;
 
 bool ke_cuda_gemv (const ke_gemv_args *args, void *stream, ke_error **error);

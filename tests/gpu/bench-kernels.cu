@@ -202,7 +202,7 @@ measure_read_bandwidth (void)
 /* ---- GEMV on one shape, rotating over copies of the weights ---- */
 static void
 bench_gemv (const char *label, int n, int k, ke_gemv_type wt, ke_gemv_type xt, int rows_per_warp,
-            ke_gemv_epilogue epi = KE_GEMV_EPI_NONE)
+            int k_split, ke_gemv_epilogue epi = KE_GEMV_EPI_NONE)
 {
   const size_t wbytes = (size_t) n * k * (wt == KE_GEMV_FP8 ? 1 : 2);
   const int copies = (int) std::max<size_t> (2, ((size_t) 256 << 20) / wbytes + 1);
@@ -218,14 +218,14 @@ bench_gemv (const char *label, int n, int k, ke_gemv_type wt, ke_gemv_type xt, i
       ke_gemv_args a = { n, k, wt, ws[i % copies], wt == KE_GEMV_FP8 ? scale : NULL, xt, x,
                          xt == KE_GEMV_FP8 ? xs : NULL,
                          epi == KE_GEMV_EPI_GEGLU ? KE_GEMV_BF16 : KE_GEMV_F32, y, NULL,
-                         rows_per_warp, epi };
+                         rows_per_warp, epi, k_split };
       KE ([&] (ke_error **e) { return ke_cuda_gemv (&a, g_stream, e); });
     }
   }, launches);
   char name[128];
-  snprintf (name, sizeof name, "gemv %-8s %6dx%-5d %s x%s R%d%s", label, n, k,
+  snprintf (name, sizeof name, "gemv %-8s %6dx%-5d %s x%s R%d KS%d%s", label, n, k,
             wt == KE_GEMV_FP8 ? "fp8" : "bf16", xt == KE_GEMV_FP8 ? "fp8" : "bf16", rows_per_warp,
-            epi == KE_GEMV_EPI_GEGLU ? " +geglu" : "");
+            k_split, epi == KE_GEMV_EPI_GEGLU ? " +geglu" : "");
   report (name, us, (double) wbytes + (wt == KE_GEMV_FP8 ? n * 4.0 : 0) + n * 4.0);
   for (void *p : ws)
     CK (cudaFree (p));
@@ -286,19 +286,22 @@ main (int argc, char **argv)
     { "qkv", 4096, 2560 }, { "q", 2048, 2560 }, { "k|v", 1024, 2560 }, { "o", 2560, 2048 },
     { "gate_up", 20480, 2560 }, { "down", 2560, 10240 },
   };
+  /* (rows per warp, k split) variants; 0,0 = the automatic choice */
+  static const int variants[][2] = { { 0, 0 }, { 1, 1 }, { 2, 1 }, { 1, 2 }, { 2, 2 }, { 1, 4 },
+                                     { 2, 4 }, { 4, 1 } };
   for (const shape &s : shapes) {
-    for (int r = 1; r <= 4; r *= 2) {
-      bench_gemv (s.label, s.n, s.k, KE_GEMV_FP8, KE_GEMV_BF16, r);
-      if (!quick)
-        bench_gemv (s.label, s.n, s.k, KE_GEMV_FP8, KE_GEMV_FP8, r);
-    }
-    if (!quick)
+    for (auto &v : variants)
+      bench_gemv (s.label, s.n, s.k, KE_GEMV_FP8, KE_GEMV_BF16, v[0], v[1]);
+    if (!quick) {
+      bench_gemv (s.label, s.n, s.k, KE_GEMV_FP8, KE_GEMV_FP8, 0, 0); /* W8A8 */
       bench_cublas_m1 (s.label, s.n, s.k);
+    }
   }
-  bench_gemv ("gate_up", 20480, 2560, KE_GEMV_FP8, KE_GEMV_BF16, 2, KE_GEMV_EPI_GEGLU);
-  bench_gemv ("gate_up", 20480, 2560, KE_GEMV_FP8, KE_GEMV_BF16, 4, KE_GEMV_EPI_GEGLU);
-  for (int r = 1; r <= 4; r *= 2)
-    bench_gemv ("lm_head", 262208, 2560, KE_GEMV_BF16, KE_GEMV_BF16, r);
+  static const int geglu_variants[][2] = { { 0, 0 }, { 2, 1 }, { 2, 2 }, { 2, 4 }, { 4, 1 } };
+  for (auto &v : geglu_variants)
+    bench_gemv ("gate_up", 20480, 2560, KE_GEMV_FP8, KE_GEMV_BF16, v[0], v[1], KE_GEMV_EPI_GEGLU);
+  bench_gemv ("lm_head", 262208, 2560, KE_GEMV_BF16, KE_GEMV_BF16, 0, 0);
+  bench_gemv ("lm_head", 262208, 2560, KE_GEMV_BF16, KE_GEMV_BF16, 2, 1);
 
   bench_small_kernels ();
   bench_attention ();

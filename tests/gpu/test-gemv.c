@@ -19,6 +19,7 @@ type_size (ke_gemv_type t)
 }
 
 static ke_gemv_epilogue test_epilogue = KE_GEMV_EPI_NONE;
+static int test_k_split = 0;
 
 static double
 ref_gelu_tanh (double x)
@@ -93,7 +94,7 @@ check_gemv (int n, int k, ke_gemv_type wt, ke_gemv_type xt, ke_gemv_type yt, boo
     .n = n, .k = k, .w_type = wt, .w = dw, .w_scale = wt == KE_GEMV_FP8 ? dws : NULL,
     .x_type = xt, .x = dx, .x_scale = xt == KE_GEMV_FP8 ? dxs : NULL,
     .y_type = yt, .y = dy, .residual = dres, .rows_per_warp = rows_per_warp,
-    .epilogue = test_epilogue,
+    .epilogue = test_epilogue, .k_split = test_k_split,
   };
   ke_error *error = NULL;
   bool ok = ke_cuda_gemv (&a, NULL, &error);
@@ -123,10 +124,10 @@ check_gemv (int n, int k, ke_gemv_type wt, ke_gemv_type xt, ke_gemv_type yt, boo
     double rel = nmse_rel (&acc);
     /* f32 accumulation: ~1e-6; a bf16 output adds its rounding, ≤ 2^-9 per element. */
     double bound = yt == KE_GEMV_F32 && !geglu ? 2e-5 : 4e-3;
-    ke_tap_diag ("N=%-6d K=%-6d W %-4s x %-4s y %-4s%s R=%d  rel %.2e  unwritten %zu", n, k,
+    ke_tap_diag ("N=%-6d K=%-6d W %-4s x %-4s y %-4s%s R=%d KS=%d rel %.2e  unwritten %zu", n, k,
                  type_name[wt], type_name[xt], type_name[yt],
                  residual ? "+res" : geglu ? "+geglu" : "    ",
-                 rows_per_warp, rel, acc.nan);
+                 rows_per_warp, test_k_split, rel, acc.nan);
     KE_CHECK (acc.nan == 0, "%zu outputs unwritten", acc.nan);
     KE_CHECK (rel < bound, "relative error %.3e over %.1e", rel, bound);
   }
@@ -146,6 +147,25 @@ KE_TEST (gemv_fp8_small_odd_shapes)
       check_gemv (shapes[s][0], shapes[s][1], KE_GEMV_FP8, KE_GEMV_FP8, KE_GEMV_BF16, false, r);
       check_gemv (shapes[s][0], shapes[s][1], KE_GEMV_FP8, KE_GEMV_F32, KE_GEMV_F32, true, r);
     }
+}
+
+KE_TEST (gemv_k_split)
+{
+  if (!gpu_test_have_device (NULL))
+    KE_SKIP ("no CUDA device");
+  for (test_k_split = 2; test_k_split <= 4; test_k_split *= 2) {
+    for (int r = 1; r <= 2; r++) {
+      check_gemv (37, 48, KE_GEMV_FP8, KE_GEMV_BF16, KE_GEMV_F32, false, r);
+      check_gemv (515, 2064, KE_GEMV_FP8, KE_GEMV_FP8, KE_GEMV_BF16, false, r);
+      check_gemv (2560, 10240, KE_GEMV_FP8, KE_GEMV_BF16, KE_GEMV_F32, true, r);
+      check_gemv (1001, 2560, KE_GEMV_BF16, KE_GEMV_F32, KE_GEMV_F32, false, r);
+    }
+    test_epilogue = KE_GEMV_EPI_GEGLU;
+    check_gemv (2 * 37, 48, KE_GEMV_FP8, KE_GEMV_BF16, KE_GEMV_BF16, false, 2);
+    check_gemv (2 * 10240, 2560, KE_GEMV_FP8, KE_GEMV_BF16, KE_GEMV_BF16, false, 2);
+    test_epilogue = KE_GEMV_EPI_NONE;
+  }
+  test_k_split = 0;
 }
 
 KE_TEST (gemv_fp8_gemma_shapes)
@@ -192,8 +212,8 @@ KE_TEST (gemv_rejects_bad_arguments)
     .n = 16, .k = 64, .w_type = KE_GEMV_FP8, .w = buf, .w_scale = buf,
     .x_type = KE_GEMV_BF16, .x = buf, .y_type = KE_GEMV_F32, .y = buf,
   };
-  ke_gemv_args bad[8];
-  for (int i = 0; i < 8; i++)
+  ke_gemv_args bad[10];
+  for (int i = 0; i < 10; i++)
     bad[i] = good;
   bad[0].k = 30;                         /* K not a multiple of 16 */
   bad[1].w = (uint8_t *) buf + 1;        /* misaligned weights */
@@ -206,7 +226,10 @@ KE_TEST (gemv_rejects_bad_arguments)
   bad[6].n = 15;
   bad[7].epilogue = KE_GEMV_EPI_GEGLU;   /* one row per warp cannot pair gate and up */
   bad[7].rows_per_warp = 1;
-  for (int i = 0; i < 8; i++) {
+  bad[8].k_split = 3;
+  bad[9].k_split = 2;                    /* not built with 4 rows per warp */
+  bad[9].rows_per_warp = 4;
+  for (int i = 0; i < 10; i++) {
     ke_error *error = NULL;
     bool ok = ke_cuda_gemv (&bad[i], NULL, &error);
     KE_CHECK (!ok && error && error->code == KE_ERROR_INVALID_ARGUMENT,
@@ -227,10 +250,11 @@ main (int argc, char **argv)
   gpu_test_init_seed ();
   static const ke_tap_test tests[] = {
     KE_TAP_ENTRY (gemv_fp8_small_odd_shapes),
+    KE_TAP_ENTRY (gemv_k_split),
     KE_TAP_ENTRY (gemv_fp8_gemma_shapes),
     KE_TAP_ENTRY (gemv_bf16_weights),
     KE_TAP_ENTRY (gemv_geglu_epilogue),
     KE_TAP_ENTRY (gemv_rejects_bad_arguments),
   };
-  return ke_tap_run (argc, argv, tests, 5);
+  return ke_tap_run (argc, argv, tests, 6);
 }
