@@ -354,11 +354,13 @@ ke_cuda_gemv (const ke_gemv_args *a, void *stream, ke_error **error)
   if (a->rows_per_warp == 4 && a->k_split > 1)
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                          "GEMV: 4 rows per warp is built without a k split");
+  /* Measured on H100 (docs/cuda-notes.md): 2 rows × 2 warps is best or within noise of the
+   * best for every Gemma 3 4b decode matrix; the long lm_head needs no k split. */
   int r = a->rows_per_warp, ks = a->k_split;
-  if (r == 0) /* measured on H100 (docs/cuda-notes.md) */
-    r = a->epilogue == KE_GEMV_EPI_GEGLU || a->n >= 4096 ? 2 : 1;
+  if (r == 0)
+    r = 2;
   if (ks == 0)
-    ks = r == 4 ? 1 : 1;
+    ks = r == 4 || a->n >= 65536 ? 1 : 2;
   if (a->w_type == KE_GEMV_FP8)
     return launch_x<KE_GEMV_FP8> (a, r, ks, stream, error);
   return launch_x<KE_GEMV_BF16> (a, r, ks, stream, error);
