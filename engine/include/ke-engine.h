@@ -1,4 +1,4 @@
-/* kestrel-engine.h — the public API of Kestrel's inference engine.
+/* ke-engine.h — the public API of Kestrel's inference engine.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
@@ -76,6 +76,8 @@ enum {
 
 /* Reads a Hugging Face tokenizer.json (Gemma form: BPE + byte fallback + added tokens). */
 ke_tokenizer *ke_tokenizer_new_from_file (const char *tokenizer_json_path, ke_error **error);
+/* The same from the JSON text in memory (len bytes, no NUL needed). */
+ke_tokenizer *ke_tokenizer_new_from_json (const char *json, size_t len, ke_error **error);
 /* Reads DIR/tokenizer.json, or DIR/tokenizer.model when there is no tokenizer.json. */
 ke_tokenizer *ke_tokenizer_new_from_dir (const char *model_dir, ke_error **error);
 void ke_tokenizer_free (ke_tokenizer *tokenizer);
