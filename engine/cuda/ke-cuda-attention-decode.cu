@@ -13,12 +13,11 @@
  * time (lane l holds dims 8l … 8l+7: one 16-byte load per K row and per V row, 8 loads in
  * flight), warps interleave; the 8 warps' partials are merged in shared memory.  Scores are
  * in base 2 (q is pre-scaled by scale·log2 e).
- * The last block of a kv head to finish (an atomic counter per head in the workspace) merges
- * the active splits' partials and normalizes: one launch per layer, not two.
+ * Pass 2, grid n_q, 256 threads: merges the active splits' partials and normalizes.
  *
  * Only ceil(keys / 32) splits (at most n_splits) are active, so short contexts do not pay
- * for many near-empty blocks; every block derives that count from *pos on the device, which
- * keeps the launch parameters fixed for CUDA-graph capture.  Both passes run in one kernel.
+ * for many near-empty blocks; both passes derive that count from *pos on the device, which
+ * keeps the launch parameters fixed for CUDA-graph capture.
  */
 #include "ke-cuda-common.cuh"
 #include "ke-cuda-kernels.h"
@@ -193,37 +192,30 @@ attn_split_kernel (ke_attn_decode_args a)
       out[1] = lsum;
     }
   }
+}
 
-  /* The last block of this kv head to finish merges all the splits: no second launch.
-   * (threadFenceReduction pattern; the counter is reset for the next call.) */
-  __shared__ bool s_last;
-  unsigned int *counter =
-    reinterpret_cast<unsigned int *> (a.workspace + (size_t) a.n_q * a.n_splits * (HEAD_DIM + 2)) + kvh;
-  __threadfence ();
-  __syncthreads ();
-  if (threadIdx.x == 0)
-    s_last = atomicAdd (counter, 1u) == (unsigned int) r.active - 1;
-  __syncthreads ();
-  if (!s_last)
+__global__ void __launch_bounds__ (HEAD_DIM)
+attn_combine_kernel (ke_attn_decode_args a)
+{
+  const int h = blockIdx.x, dim = threadIdx.x;
+  ke_pdl_trigger ();
+  ke_pdl_wait ();
+  const int pos = *a.pos;
+  if (pos < 0)
     return;
-  __threadfence ();
-  for (int idx = threadIdx.x; idx < G * HEAD_DIM; idx += blockDim.x) {
-    const int h = idx / HEAD_DIM, dim = idx % HEAD_DIM;
-    const float *part = a.workspace + (size_t) (kvh * G + h) * a.n_splits * (HEAD_DIM + 2);
-    float mx = -INFINITY;
-    for (int sp = 0; sp < r.active; sp++)
-      mx = fmaxf (mx, __ldcg (part + (size_t) sp * (HEAD_DIM + 2)));
-    float lsum = 0.0f, asum = 0.0f;
-    for (int sp = 0; sp < r.active; sp++) {
-      const float *p = part + (size_t) sp * (HEAD_DIM + 2);
-      const float f = exp2f (__ldcg (p) - mx);
-      lsum += __ldcg (p + 1) * f;
-      asum += __ldcg (p + 2 + dim) * f;
-    }
-    a.o[(size_t) (kvh * G + h) * HEAD_DIM + dim] = ke_f32_to_bf16_bits (asum / lsum);
+  const key_range r = get_range (pos, a.window, a.capacity, a.n_splits);
+  const float *part = a.workspace + (size_t) h * a.n_splits * (HEAD_DIM + 2);
+  float mx = -INFINITY;
+  for (int s = 0; s < r.active; s++)
+    mx = fmaxf (mx, part[(size_t) s * (HEAD_DIM + 2)]);
+  float lsum = 0.0f, asum = 0.0f;
+  for (int s = 0; s < r.active; s++) {
+    const float *p = part + (size_t) s * (HEAD_DIM + 2);
+    const float f = exp2f (p[0] - mx);
+    lsum += p[1] * f;
+    asum += p[2 + dim] * f;
   }
-  if (threadIdx.x == 0)
-    *counter = 0;
+  a.o[(size_t) h * HEAD_DIM + dim] = ke_f32_to_bf16_bits (asum / lsum);
 }
 
 } /* namespace */
@@ -233,19 +225,7 @@ ke_cuda_attn_decode_workspace_floats (int n_q, int head_dim, int n_splits)
 {
   if (n_splits <= 0)
     n_splits = 64;
-  return (size_t) n_q * n_splits * (head_dim + 2) + (size_t) n_q; /* + one counter per head */
-}
-
-extern "C" bool
-ke_cuda_attn_decode_workspace_init (float *workspace, int n_q, int head_dim, int n_splits,
-                                    void *stream, ke_error **error)
-{
-  if (workspace == NULL || n_q <= 0 || head_dim <= 0 || n_splits < 0)
-    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "decode attention: bad workspace");
-  return KE_CUDA_CHECK (cudaMemsetAsync (workspace, 0,
-                                         ke_cuda_attn_decode_workspace_floats (n_q, head_dim,
-                                                                               n_splits) * 4,
-                                         (cudaStream_t) stream), error);
+  return (size_t) n_q * n_splits * (head_dim + 2);
 }
 
 extern "C" bool
@@ -285,5 +265,5 @@ ke_cuda_attn_decode (const ke_attn_decode_args *args, void *stream, ke_error **e
   case 2: ok = KE_LAUNCH (error, attn_split_kernel<2>, grid, WARPS * 32, 0, stream, a); break;
   default: ok = KE_LAUNCH (error, attn_split_kernel<4>, grid, WARPS * 32, 0, stream, a); break;
   }
-  return ok;
+  return ok && KE_LAUNCH (error, attn_combine_kernel, a.n_q, HEAD_DIM, 0, stream, a);
 }

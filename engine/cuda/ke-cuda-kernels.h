@@ -138,9 +138,7 @@ bool ke_cuda_qk_norm_rope (const ke_rope_args *args, void *stream, ke_error **er
  * Keys j with max(0, pos − window + 1) ≤ j ≤ pos (window 0 = all), at cache slot j % capacity
  * (capacity ≥ the number of keys).  o[h] = softmax(q·K / sqrt(scalar)) · V, f32 math, bf16 out.
  * Split over the keys into n_splits parts (fixed, so a graph stays valid; 0 = default),
- * each writing a partial (max, sum, acc) to `workspace`; the last block of each kv head
- * merges them.  The workspace holds per-head counters that must be zero before the first
- * call (ke_cuda_attn_decode_workspace_init()); every call leaves them zero again.  One
+ * each writing a partial (max, sum, acc) to `workspace`, merged by a second kernel.  One
  * workspace serves all layers (calls on one stream run one after the other).
  * head_dim must be 256; q bf16 [n_q, 256]; o bf16 [n_q, 256]. */
 typedef struct ke_attn_decode_args {
@@ -156,8 +154,6 @@ typedef struct ke_attn_decode_args {
 
 #define KE_ATTN_DECODE_MAX_SPLITS 256
 size_t ke_cuda_attn_decode_workspace_floats (int n_q, int head_dim, int n_splits);
-bool ke_cuda_attn_decode_workspace_init (float *workspace, int n_q, int head_dim, int n_splits,
-                                         void *stream, ke_error **error);
 bool ke_cuda_attn_decode (const ke_attn_decode_args *args, void *stream, ke_error **error);
 
 #ifdef __cplusplus

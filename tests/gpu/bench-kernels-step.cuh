@@ -72,7 +72,6 @@ bench_attention (void)
     }
     uint16_t *q = rand_bf16 (NQ * HD, 2.0f), *o = (uint16_t *) dev_alloc (NQ * HD * 2);
     float *ws = (float *) dev_alloc (ke_cuda_attn_decode_workspace_floats (NQ, HD, c.splits) * 4);
-    KE ([&] (ke_error **e) { return ke_cuda_attn_decode_workspace_init (ws, NQ, HD, c.splits, NULL, e); });
     int32_t *pos = (int32_t *) dev_alloc (4);
     const int32_t hpos = c.ctx - 1;
     CK (cudaMemcpy (pos, &hpos, 4, cudaMemcpyHostToDevice));
@@ -133,7 +132,6 @@ bench_decode_step (int ctx, bool w8a8)
   uint16_t *attn = (uint16_t *) dev_alloc (NQ * HD * 2);
   uint8_t *xq = (uint8_t *) dev_alloc (INTER);
   float *ws = (float *) dev_alloc (ke_cuda_attn_decode_workspace_floats (NQ, HD, 64) * 4);
-  KE ([&] (ke_error **e) { return ke_cuda_attn_decode_workspace_init (ws, NQ, HD, 64, NULL, e); });
   int32_t *pos = (int32_t *) dev_alloc (4);
   const int32_t hpos = ctx - 1;
   CK (cudaMemcpy (pos, &hpos, 4, cudaMemcpyHostToDevice));
