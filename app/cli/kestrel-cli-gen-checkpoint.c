@@ -18,7 +18,7 @@ usage (FILE *out)
   fprintf (out,
            "Usage: kestrel-cli gen-checkpoint OUT_DIR [OPTIONS]\n\n"
            "Writes a random-weight Gemma 3 checkpoint in the Hugging Face format.\n\n"
-           "  --shape tiny|1b|4b|12b|27b   model shape (default tiny)\n"
+           "  --shape tiny|tiny-text|1b|4b|12b|27b  model shape (default tiny)\n"
            "  --layers N                   text decoder layers (default: the shape's)\n"
            "  --vision-layers N            vision encoder layers (default: the shape's)\n"
            "  --format fp8|bf16            compressed-tensors FP8-dynamic or unquantized (default fp8)\n"

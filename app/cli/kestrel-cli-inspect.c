@@ -29,14 +29,20 @@ usage (FILE *out)
 static void
 print_bytes (const char *label, uint64_t bytes)
 {
-  printf ("%-22s %llu bytes (%.2f GiB)\n", label, (unsigned long long) bytes,
-          (double) bytes / (1024.0 * 1024.0 * 1024.0));
+  double mib = (double) bytes / (1024.0 * 1024.0);
+  if (mib >= 1024.0)
+    printf ("%-22s %llu bytes (%.2f GiB)\n", label, (unsigned long long) bytes, mib / 1024.0);
+  else
+    printf ("%-22s %llu bytes (%.2f MiB)\n", label, (unsigned long long) bytes, mib);
 }
 
 static void
 print_count (const char *label, uint64_t n)
 {
-  printf ("%-22s %llu (%.3f B)\n", label, (unsigned long long) n, (double) n / 1e9);
+  if (n >= 100000000ull)
+    printf ("%-22s %llu (%.2f B)\n", label, (unsigned long long) n, (double) n / 1e9);
+  else
+    printf ("%-22s %llu (%.2f M)\n", label, (unsigned long long) n, (double) n / 1e6);
 }
 
 /* VmRSS / VmHWM of this process in bytes, from /proc (0 when unavailable). */

@@ -254,6 +254,7 @@ ke_checkpoint_open (const char *model_dir, const ke_checkpoint_options *options,
     if (!open_single (cp, error))
       goto fail;
   } else if (ke_file_exists (index)) {
+    cp->index_path = ke_strdup (index);
     if (!open_sharded (cp, index, error))
       goto fail;
   } else {
@@ -307,6 +308,7 @@ ke_checkpoint_free (ke_checkpoint *cp)
     ke_st_close (&cp->files[i]);
   free (cp->files);
   ke_quant_config_clear (&cp->quant);
+  free (cp->index_path);
   free (cp->dir);
   free (cp);
 }

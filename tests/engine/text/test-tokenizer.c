@@ -6,11 +6,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ke-internal.h"
+#include "ke-tokenizer-internal.h"
 #include "ke-tap.h"
 #include "test-text-util.h"
 
+static void check_cases (void);
+
 KE_TEST (fixture_cases)
+{
+  check_cases ();
+}
+
+/* The same with every BPE part merged through the heap (no small-part shortcut). */
+KE_TEST (fixture_cases_heap_path)
+{
+  size_t saved = ke_bpe_small_max;
+  ke_bpe_small_max = 0;
+  check_cases ();
+  ke_bpe_small_max = saved;
+}
+
+static void
+check_cases (void)
 {
   ke_tokenizer *tok = tt_fixture_tokenizer ();
   if (tok == NULL)
@@ -239,6 +256,7 @@ KE_TEST (bad_json)
   ke_error_free (error);
 }
 
-KE_TAP_MAIN (KE_TAP_ENTRY (fixture_cases), KE_TAP_ENTRY (fixture_specials),
+KE_TAP_MAIN (KE_TAP_ENTRY (fixture_cases), KE_TAP_ENTRY (fixture_cases_heap_path),
+             KE_TAP_ENTRY (fixture_specials),
              KE_TAP_ENTRY (fixture_decode_rules), KE_TAP_ENTRY (added_token_flags),
              KE_TAP_ENTRY (bad_json))
