@@ -64,10 +64,12 @@ ke_tap_diag (const char *fmt, ...)
   } while (0)
 
 /* Abort the current test (not the process) on a failed precondition. */
+/* cond is evaluated once: it may have side effects (a launch, an allocation). */
 #define KE_REQUIRE(cond, ...)                                                              \
   do {                                                                                     \
-    KE_CHECK (cond, __VA_ARGS__);                                                          \
-    if (!(cond))                                                                           \
+    bool ke_require_ok_ = (cond);                                                          \
+    KE_CHECK (ke_require_ok_ && #cond, __VA_ARGS__);                                       \
+    if (!ke_require_ok_)                                                                   \
       return;                                                                              \
   } while (0)
 
