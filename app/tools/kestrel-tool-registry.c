@@ -247,8 +247,15 @@ kestrel_tool_registry_load_external_tools (KestrelToolRegistry  *self,
   for (guint i = 0; i < loaded->len; i++)
     {
       KestrelTool *tool = g_ptr_array_index (loaded, i);
+      gboolean duplicate = kestrel_tool_registry_lookup (self, kestrel_tool_get_name (tool)) != NULL;
 
-      if (kestrel_tool_registry_lookup (self, kestrel_tool_get_name (tool)) != NULL)
+      if (!is_valid_tool_name (kestrel_tool_get_name (tool)))
+        return kestrel_tool_registry_add (self, tool, error);  /* fails, with the reason */
+
+      for (guint j = 0; j < i && !duplicate; j++)
+        duplicate = g_str_equal (kestrel_tool_get_name (g_ptr_array_index (loaded, j)),
+                                 kestrel_tool_get_name (tool));
+      if (duplicate)
         {
           g_set_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_FAILED,
                        "%s: a tool called “%s” already exists", path, kestrel_tool_get_name (tool));
