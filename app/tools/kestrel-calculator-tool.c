@@ -60,7 +60,13 @@ kestrel_calculator_tool_run (KestrelTool      *tool,
   object = json_object_new ();
   json_object_set_string_member (object, "expression", expression);
   json_object_set_member (object, "result", kestrel_tool_number_node (value));
-  return json_node_init_object (json_node_alloc (), object);
+  {
+    JsonNode *node = json_node_alloc ();
+
+    json_node_init (node, JSON_NODE_OBJECT);
+    json_node_take_object (node, object);
+    return node;
+  }
 }
 
 static void

@@ -84,7 +84,13 @@ kestrel_datetime_tool_run (KestrelTool      *tool,
   json_object_set_string_member (object, "timezone", g_time_zone_get_identifier (zone));
   json_object_set_string_member (object, "abbreviation", g_date_time_get_timezone_abbreviation (local));
   json_object_set_string_member (object, "utc_offset", offset);
-  return json_node_init_object (json_node_alloc (), object);
+  {
+    JsonNode *node = json_node_alloc ();
+
+    json_node_init (node, JSON_NODE_OBJECT);
+    json_node_take_object (node, object);
+    return node;
+  }
 }
 
 static void

@@ -77,7 +77,13 @@ kestrel_history_tool_run (KestrelTool      *tool,
   object = json_object_new ();
   json_object_set_string_member (object, "query", query);
   json_object_set_array_member (object, "results", g_steal_pointer (&results));
-  return json_node_init_object (json_node_alloc (), object);
+  {
+    JsonNode *node = json_node_alloc ();
+
+    json_node_init (node, JSON_NODE_OBJECT);
+    json_node_take_object (node, object);
+    return node;
+  }
 }
 
 static void

@@ -103,7 +103,13 @@ kestrel_read_file_tool_run (KestrelTool      *tool,
   json_object_set_string_member (object, "file", name);
   json_object_set_int_member (object, "bytes", (gint64) n_read);
   json_object_set_string_member (object, "content", buffer);
-  return json_node_init_object (json_node_alloc (), object);
+  {
+    JsonNode *node = json_node_alloc ();
+
+    json_node_init (node, JSON_NODE_OBJECT);
+    json_node_take_object (node, object);
+    return node;
+  }
 }
 
 static void

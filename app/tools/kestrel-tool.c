@@ -292,7 +292,13 @@ kestrel_tool_dup_declaration (KestrelTool *self)
   parameters = json_node_init_object (json_node_alloc (), priv->parameters);
   json_object_set_member (object, "parameters", json_node_copy (parameters));
   json_node_unref (parameters);
-  return json_node_init_object (json_node_alloc (), object);
+  {
+    JsonNode *node = json_node_alloc ();
+
+    json_node_init (node, JSON_NODE_OBJECT);
+    json_node_take_object (node, object);
+    return node;
+  }
 }
 
 void

@@ -226,7 +226,13 @@ kestrel_unit_tool_run (KestrelTool      *tool,
   json_object_set_string_member (object, "from_unit", from_symbol);
   json_object_set_string_member (object, "to_unit", to_symbol);
   json_object_set_member (object, "result", kestrel_tool_number_node (result));
-  return json_node_init_object (json_node_alloc (), object);
+  {
+    JsonNode *node = json_node_alloc ();
+
+    json_node_init (node, JSON_NODE_OBJECT);
+    json_node_take_object (node, object);
+    return node;
+  }
 }
 
 static void

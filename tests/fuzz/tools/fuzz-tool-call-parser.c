@@ -3,7 +3,8 @@
  * The first input byte picks how the rest is chunked (as a detokenizer would deliver it); the
  * rest is the model's reply.  Checked on every input, beyond "no crash, no leak, no UB":
  *   - without a CALLS event, the text shown is exactly the input (nothing lost or invented);
- *   - every call in a CALLS event names a declared tool and passes its schema.
+ *   - every call in a CALLS event names a declared tool and passes its schema;
+ *   - a CALLS list written back as history (kestrel_tool_prompt_calls) parses to the same calls.
  * The raw bytes also go through the Python-literal value parser.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -15,6 +16,7 @@
 
 #include "kestrel-pylit.h"
 #include "kestrel-tool-call-parser.h"
+#include "kestrel-tool-prompt.h"
 
 static JsonArray *declarations;
 
@@ -50,10 +52,22 @@ consume (GPtrArray *events,
         g_string_append (shown, event->text);
       else if (event->kind == KESTREL_TOOL_CALL_EVENT_CALLS)
         {
+          g_autofree char *history = kestrel_tool_prompt_calls (event->calls, FALSE);
+          g_autoptr(GPtrArray) again = kestrel_pylit_parse_call_list (history, strlen (history), NULL);
+
           *saw_calls = TRUE;
+          if (again == NULL || again->len != event->calls->len)
+            abort ();
           for (guint j = 0; j < event->calls->len; j++)
-            if (!kestrel_tool_call_validate (declarations, g_ptr_array_index (event->calls, j), NULL))
-              abort ();
+            {
+              KestrelToolCall *call = g_ptr_array_index (event->calls, j);
+              KestrelToolCall *back = g_ptr_array_index (again, j);
+
+              if (!kestrel_tool_call_validate (declarations, call, NULL) ||
+                  g_strcmp0 (call->name, back->name) != 0 ||
+                  !json_object_equal (call->arguments, back->arguments))
+                abort ();
+            }
         }
     }
   g_ptr_array_unref (events);
