@@ -19,6 +19,19 @@
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
+/* A thread-run tool's GTask may drop its last reference in the worker thread a moment after
+ * the result reached the main loop; wait for that before checking that @object finalizes. */
+static void
+await_sole_ref (gpointer object)
+{
+  for (int i = 0; i < 2000 && G_OBJECT (object)->ref_count > 1; i++)
+    {
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      g_usleep (1000);
+    }
+}
+
 static void
 result_cb (GObject      *object,
            GAsyncResult *result,
@@ -184,6 +197,7 @@ test_calculator_tool (void)
   g_assert_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_INVALID_ARGUMENTS);
 
   g_clear_object (&tool);
+  await_sole_ref (registry);
   g_assert_finalize_object (g_steal_pointer (&registry));
 }
 
@@ -240,6 +254,7 @@ test_unit_tool (void)
   g_assert_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_INVALID_ARGUMENTS);
 
   g_clear_object (&tool);
+  await_sole_ref (registry);
   g_assert_finalize_object (g_steal_pointer (&registry));
 }
 
@@ -288,6 +303,7 @@ test_datetime_tool (void)
   g_assert_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_FAILED);
 
   g_clear_object (&tool);
+  await_sole_ref (registry);
   g_assert_finalize_object (g_steal_pointer (&registry));
 }
 
@@ -396,7 +412,9 @@ test_history_tool (void)
   g_assert_cmpstr (error->message, ==, "The index is corrupt");
 
   g_clear_object (&tool);
+  await_sole_ref (registry);
   g_assert_finalize_object (g_steal_pointer (&registry));
+  await_sole_ref (source);
   g_assert_finalize_object (g_steal_pointer (&source));
 }
 
@@ -458,6 +476,7 @@ test_read_file_tool (void)
   g_unlink (bin_path);
   g_rmdir (dir);
   g_clear_object (&tool);
+  await_sole_ref (registry);
   g_assert_finalize_object (g_steal_pointer (&registry));
 }
 
@@ -560,6 +579,7 @@ test_registry (void)
 
   g_clear_object (&calc);
   g_clear_object (&units);
+  await_sole_ref (registry);
   g_assert_finalize_object (g_steal_pointer (&registry));
 }
 
@@ -590,13 +610,8 @@ test_timeout_and_size_limits (void)
   g_assert_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_RESULT_TOO_LARGE);
   g_assert_cmpstr (error->message, ==, "The result of “slow” is 101 bytes, more than the limit of 100 bytes");
 
-  /* Let the timed-out worker thread notice its cancellation and drop its references. */
   g_clear_object (&slow);
-  for (int i = 0; i < 300 && G_OBJECT (registry)->ref_count > 1; i++)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (10000);
-    }
+  await_sole_ref (registry);
   g_assert_finalize_object (g_steal_pointer (&registry));
 }
 
