@@ -1,6 +1,7 @@
 /* test-external-tool.c — user-defined command tools: JSON in and out, limits, no shell.
  *
- * The command is external-tool-fixture.py, run by python3.
+ * The command is external-tool-fixture (a small C program built beside this test; its path
+ * comes in KESTREL_TOOL_FIXTURE).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -16,8 +17,7 @@
 
 typedef struct
 {
-  char                *python;
-  char                *script;
+  char                *fixture;
   char                *dir;
   KestrelToolRegistry *registry;
 } Fixture;
@@ -28,9 +28,10 @@ fixture_set_up (Fixture       *f,
 {
   g_autoptr(GError) error = NULL;
 
-  f->python = g_find_program_in_path ("python3");
-  f->script = g_build_filename (g_getenv ("KESTREL_SOURCE_DIR"), "tests", "app", "tools",
-                                "external-tool-fixture.py", NULL);
+  f->fixture = g_strdup (g_getenv ("KESTREL_TOOL_FIXTURE"));
+  g_assert_nonnull (f->fixture);
+  g_assert_true (g_path_is_absolute (f->fixture));
+  g_assert_true (g_file_test (f->fixture, G_FILE_TEST_IS_EXECUTABLE));
   f->dir = g_dir_make_tmp ("kestrel-external-tool-XXXXXX", &error);
   g_assert_no_error (error);
   f->registry = kestrel_tool_registry_new ();
@@ -57,20 +58,8 @@ fixture_tear_down (Fixture       *f,
       g_usleep (10000);
     }
   g_assert_finalize_object (f->registry);
-  g_free (f->python);
-  g_free (f->script);
+  g_free (f->fixture);
   g_free (f->dir);
-}
-
-static gboolean
-need_python (Fixture *f)
-{
-  if (f->python == NULL || !g_file_test (f->script, G_FILE_TEST_EXISTS))
-    {
-      g_test_skip ("python3 or the fixture script is missing");
-      return FALSE;
-    }
-  return TRUE;
 }
 
 /* Writes a tools file with one tool running the fixture in @mode, loads it, enables it. */
@@ -103,8 +92,7 @@ load_tool (Fixture    *f,
   json_builder_end_object (builder);
   json_builder_set_member_name (builder, "argv");
   json_builder_begin_array (builder);
-  json_builder_add_string_value (builder, f->python);
-  json_builder_add_string_value (builder, f->script);
+  json_builder_add_string_value (builder, f->fixture);
   json_builder_add_string_value (builder, mode);
   if (extra_arg != NULL)
     json_builder_add_string_value (builder, extra_arg);
@@ -168,8 +156,6 @@ test_success_and_no_shell (Fixture       *f,
   g_autoptr(GError) error = NULL;
   KestrelTool *tool;
 
-  if (!need_python (f))
-    return;
   marker = g_build_filename (f->dir, "pwned", NULL);
   /* Shell syntax in a configured argument and in the model's input must stay inert text. */
   trap = g_strdup_printf ("; touch %s $(touch %s) `touch %s`", marker, marker, marker);
@@ -198,8 +184,6 @@ test_timeout (Fixture       *f,
   pid_t pid;
   gboolean gone = FALSE;
 
-  if (!need_python (f))
-    return;
   pid_file = g_build_filename (f->dir, "pid", NULL);
   tool = load_tool (f, "sleep", pid_file, 1);
   g_assert_cmpuint (kestrel_tool_get_timeout_seconds (tool), ==, 1);
@@ -231,8 +215,6 @@ test_bad_json (Fixture       *f,
   g_autoptr(GError) error = NULL;
   KestrelTool *tool;
 
-  if (!need_python (f))
-    return;
   tool = load_tool (f, "badjson", NULL, 0);
   g_assert_null (invoke (f, tool, "{}", &error));
   g_assert_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_BAD_OUTPUT);
@@ -246,8 +228,6 @@ test_failure (Fixture       *f,
   g_autoptr(GError) error = NULL;
   KestrelTool *tool;
 
-  if (!need_python (f))
-    return;
   tool = load_tool (f, "fail", NULL, 0);
   g_assert_null (invoke (f, tool, "{}", &error));
   g_assert_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_FAILED);
@@ -261,8 +241,6 @@ test_oversized_output (Fixture       *f,
   g_autoptr(GError) error = NULL;
   KestrelTool *tool;
 
-  if (!need_python (f))
-    return;
   tool = load_tool (f, "big", NULL, 0);
   kestrel_external_tool_set_max_output (KESTREL_EXTERNAL_TOOL (tool), 1000);
   g_assert_null (invoke (f, tool, "{}", &error));
@@ -307,8 +285,6 @@ test_disabled_and_config_errors (Fixture       *f,
       g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (f->registry)), ==, 0);
     }
 
-  if (!need_python (f))
-    return;
   tool = load_tool (f, "noread", NULL, 0);
   kestrel_tool_set_enabled (tool, FALSE);
   g_assert_null (invoke (f, tool, "{}", &error));
