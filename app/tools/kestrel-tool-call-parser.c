@@ -26,6 +26,7 @@
 #include "kestrel-tool-call-parser.h"
 
 #define MAX_SNIFF_IDENT 64
+#define MAX_SNIFF_SPAN  256  /* a candidate must show what it is within this many bytes */
 #define FENCE_OPEN "```tool_code"
 
 typedef enum
@@ -554,7 +555,8 @@ feed_char (KestrelToolCallParser *self,
 
     case MODE_SNIFF:
       g_string_append_c (self->span, ch);
-      switch (sniff (self->span->str, self->span->len))
+      /* sniff() rescans the span, so keep it short (no quadratic time on "[" + spaces). */
+      switch (self->span->len > MAX_SNIFF_SPAN ? SNIFF_NO : sniff (self->span->str, self->span->len))
         {
         case SNIFF_NO:    release_span (self, NULL); break;
         case SNIFF_MAYBE: break;

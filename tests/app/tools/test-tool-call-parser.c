@@ -278,6 +278,24 @@ test_span_limit (void)
   outcome_clear (&o);
 }
 
+/* A candidate that never shows what it is (whitespace after "[") is given up quickly. */
+static void
+test_sniff_limit (void)
+{
+  g_autoptr(GString) input = g_string_new ("[");
+  gint64 start = g_get_monotonic_time ();
+  Outcome o;
+
+  for (int i = 0; i < 200000; i++)
+    g_string_append_c (input, i % 2 ? ' ' : '\n');
+  g_string_append (input, "get_time()]");
+  o = run_parser (input->str, 1);
+  g_assert_cmpstr (o.text->str, ==, input->str);
+  g_assert_cmpstr (o.calls->str, ==, "");
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  outcome_clear (&o);
+}
+
 static void
 test_depth_and_count_limits (void)
 {
@@ -367,6 +385,7 @@ main (int   argc,
   g_test_add_func ("/tools/parser/text-is-never-lost", test_text_is_never_lost);
   g_test_add_func ("/tools/parser/span-limit", test_span_limit);
   g_test_add_func ("/tools/parser/limits", test_depth_and_count_limits);
+  g_test_add_func ("/tools/parser/sniff-limit", test_sniff_limit);
   g_test_add_func ("/tools/parser/reuse", test_reuse_after_finish);
   g_test_add_func ("/tools/pylit/values", test_pylit_values);
 
