@@ -10,7 +10,7 @@
 
 #include <stdio.h>
 
-#include "kestrel-engine.h"
+#include "ke-engine.h"
 
 typedef struct {
   const char *name;
