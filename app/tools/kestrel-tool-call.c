@@ -67,3 +67,18 @@ kestrel_tool_call_set_user_file (KestrelToolCall *call,
 
   g_set_object (&call->user_file, file);
 }
+
+/**
+ * kestrel_tool_call_set_approved:
+ *
+ * Records the user's approval.  The registry refuses to run a call to a tool that
+ * requires approval unless this was set.
+ */
+void
+kestrel_tool_call_set_approved (KestrelToolCall *call,
+                                gboolean         approved)
+{
+  g_return_if_fail (call != NULL);
+
+  call->approved = !!approved;
+}

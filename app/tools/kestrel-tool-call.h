@@ -24,6 +24,7 @@ typedef enum
   KESTREL_TOOL_ERROR_FAILED,             /* the tool ran and reported a failure */
   KESTREL_TOOL_ERROR_BAD_OUTPUT,         /* an external tool wrote invalid JSON */
   KESTREL_TOOL_ERROR_NO_FILE,            /* no file was picked for the read-file tool */
+  KESTREL_TOOL_ERROR_NOT_APPROVED,       /* the tool needs approval and the call has none */
 } KestrelToolError;
 
 GQuark kestrel_tool_error_quark (void);
@@ -40,6 +41,7 @@ struct _KestrelToolCall
   char       *name;
   JsonObject *arguments;  /* never NULL; an empty object for f() */
   GFile      *user_file;  /* set by the UI at approval (file chooser); NULL otherwise */
+  gboolean    approved;   /* set by the UI when the user approved this call */
 };
 
 GType            kestrel_tool_call_get_type      (void) G_GNUC_CONST;
@@ -49,6 +51,8 @@ KestrelToolCall *kestrel_tool_call_ref           (KestrelToolCall *call);
 void             kestrel_tool_call_unref         (KestrelToolCall *call);
 void             kestrel_tool_call_set_user_file (KestrelToolCall *call,
                                                   GFile           *file);
+void             kestrel_tool_call_set_approved  (KestrelToolCall *call,
+                                                  gboolean         approved);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (KestrelToolCall, kestrel_tool_call_unref)
 

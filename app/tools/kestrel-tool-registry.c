@@ -9,7 +9,8 @@
  *   - size: a result whose JSON text exceeds max-result-bytes is RESULT_TOO_LARGE;
  *   - rounds: check_round() refuses more than max-rounds rounds of calls in one reply.
  *
- * Calls are validated against the tool's schema again here, whatever the parser did.
+ * Calls are validated against the tool's schema again here, whatever the parser did, and a
+ * call to a tool that requires approval runs only if the call is marked approved.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -427,7 +428,7 @@ tool_run_cb (GObject      *object,
 
 /**
  * kestrel_tool_registry_invoke_async:
- * @call: a call, already approved where its tool requires approval
+ * @call: a call; kestrel_tool_call_set_approved() where its tool requires approval
  *
  * Runs @call within the limits.  The result is the tool's JSON value as text.
  */
@@ -462,6 +463,12 @@ kestrel_tool_registry_invoke_async (KestrelToolRegistry *self,
     {
       g_task_return_new_error (task, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_DISABLED,
                                "The tool “%s” is switched off", call->name);
+      return;
+    }
+  if (kestrel_tool_get_requires_approval (tool) && !call->approved)
+    {
+      g_task_return_new_error (task, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_NOT_APPROVED,
+                               "The tool “%s” runs only with the user's approval", call->name);
       return;
     }
   args = json_node_init_object (json_node_alloc (), call->arguments);

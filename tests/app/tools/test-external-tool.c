@@ -129,19 +129,30 @@ result_cb (GObject      *object,
 }
 
 static char *
-invoke (Fixture    *f,
-        KestrelTool *tool,
-        const char *args_json,
-        GError    **error)
+invoke_approved (Fixture     *f,
+                 KestrelTool *tool,
+                 const char  *args_json,
+                 gboolean     approved,
+                 GError     **error)
 {
   g_autoptr(JsonNode) args = json_from_string (args_json, NULL);
   g_autoptr(KestrelToolCall) call = kestrel_tool_call_new (kestrel_tool_get_name (tool), json_node_get_object (args));
   g_autoptr(GAsyncResult) result = NULL;
 
+  kestrel_tool_call_set_approved (call, approved);
   kestrel_tool_registry_invoke_async (f->registry, call, NULL, result_cb, &result);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
   return kestrel_tool_registry_invoke_finish (f->registry, result, error);
+}
+
+static char *
+invoke (Fixture     *f,
+        KestrelTool *tool,
+        const char  *args_json,
+        GError     **error)
+{
+  return invoke_approved (f, tool, args_json, TRUE, error);
 }
 
 static void
@@ -291,8 +302,13 @@ test_disabled_and_config_errors (Fixture       *f,
   g_assert_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_DISABLED);
   g_clear_error (&error);
 
-  /* A command that never reads its input still works (no SIGPIPE, no hang). */
+  /* User-defined tools always need approval. */
   kestrel_tool_set_enabled (tool, TRUE);
+  g_assert_null (invoke_approved (f, tool, "{}", FALSE, &error));
+  g_assert_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_NOT_APPROVED);
+  g_clear_error (&error);
+
+  /* A command that never reads its input still works (no SIGPIPE, no hang). */
   {
     g_autofree char *r = invoke (f, tool, "{\"x\": 1}", &error);
     g_assert_no_error (error);

@@ -66,6 +66,7 @@ call_new (const char *name,
   return kestrel_tool_call_new (name, json_node_get_object (node));
 }
 
+/* Calls made here count as approved by the user (approval itself is UI work). */
 static char *
 invoke_json (KestrelToolRegistry *registry,
              const char          *name,
@@ -74,6 +75,7 @@ invoke_json (KestrelToolRegistry *registry,
 {
   g_autoptr(KestrelToolCall) call = call_new (name, args_json);
 
+  kestrel_tool_call_set_approved (call, TRUE);
   return invoke (registry, call, error);
 }
 
@@ -448,6 +450,14 @@ test_read_file_tool (void)
   g_assert_null (invoke_json (registry, "read_file", "{\"purpose\": \"x\", \"path\": \"/etc/passwd\"}", &error));
   g_assert_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_INVALID_ARGUMENTS);
   g_clear_error (&error);
+
+  /* Not approved: refused before anything runs. */
+  kestrel_tool_call_set_user_file (call, text_file);
+  g_assert_null (invoke (registry, call, &error));
+  g_assert_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_NOT_APPROVED);
+  g_clear_error (&error);
+  kestrel_tool_call_set_approved (call, TRUE);
+  kestrel_tool_call_set_user_file (call, NULL);
 
   g_assert_null (invoke (registry, call, &error));
   g_assert_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_NO_FILE);
