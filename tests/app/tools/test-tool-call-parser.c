@@ -163,7 +163,14 @@ static const Case corpus[] = {
   { "```tool_code\n{\"name\": \"get_time\", \"parameters\": {}}\n```", "", "", "get_time{}", FALSE },
   { "[get_time()]\n[add(a=1, b=2)]", "\n", "get_time,add", "get_time{};add{\"a\":1,\"b\":2}", FALSE },
 
+  { "Sure 😀.\r\n[get_time()]\r\n", "Sure 😀.\r\n\r\n", "get_time", "get_time{}", FALSE },
+  { "[echo(value='He said \"it\\'s\" — ok')]", "", "echo", "echo{\"value\":\"He said \\\"it's\\\" — ok\"}", FALSE },
+  { "[echo(value={'k': \"[x(y)]\", 'l': ['a\\\\', '\\'']})]", "", "echo",
+    "echo{\"value\":{\"k\":\"[x(y)]\",\"l\":[\"a\\\\\",\"'\"]}}", FALSE },
+  { "\t[get_time(zone='日本/東京')]", "\t", "get_time", "get_time{\"zone\":\"日本/東京\"}", FALSE },
+
   /* ordinary text that merely looks a bit like a call */
+  { "[получить(x=1)]", "[получить(x=1)]", "", "", FALSE },
   { "Hello, world!", "Hello, world!", "", "", FALSE },
   { "see [1] and [get_time()] inline", "see [1] and [get_time()] inline", "", "", FALSE },
   { "[link](http://example.com)", "[link](http://example.com)", "", "", FALSE },
