@@ -1,14 +1,16 @@
-/* kestrel-pylit.c — Python-literal tool-call lists → JSON (the pythonic call grammar).
+/* kestrel-pylit.c — Python literals (tool-call argument values) → JSON.
  *
  * The model writes calls as Python source: `[get_time(zone='Europe/Paris'), add(a=1, b=2.5)]`.
- * This is a recursive-descent parser for exactly the literal subset that such calls need
- * (it is not JSON, so json-glib cannot parse it):
+ * This is a recursive-descent parser for exactly the literal subset that the argument values
+ * need (it is not JSON, so json-glib cannot parse it):
  *
  *   value   := string+ | number | True | False | None | true | false | null
  *            | '[' values ']' | '(' values ')' | '{' key ':' value, ... '}'
  *   string  := [uU]? ( '…' | "…" ) with Python escapes (\n \t \\ \' \" \xHH \uHHHH \UHHHHHHHH
  *              \ooo \a \b \f \v \r \<newline>); adjacent strings concatenate
  *   number  := [+-]? int | float   (underscores, 0x/0o/0b, exponents)
+ *
+ * The call syntax around the values (`[name(key=value, ...)]`) is kestrel-tool-call-syntax.c.
  *
  * `true/false/null` are accepted because the chat template writes earlier calls back into the
  * prompt with JSON-valued arguments, and the model imitates what it has seen.  Tuples become
@@ -24,6 +26,7 @@
 #include <string.h>
 
 #include "kestrel-pylit.h"
+#include "kestrel-tool-call.h"
 
 typedef struct
 {
@@ -609,284 +612,24 @@ kestrel_pylit_parse_value (const char  *text,
   return node;
 }
 
-/* name(kw=value, ...) */
-static KestrelToolCall *
-parse_call (Cursor  *c,
-            GError **error)
-{
-  g_autoptr(JsonObject) args = json_object_new ();
-  g_autofree char *name = NULL;
-  const char *start = c->p;
-
-  if (c->p >= c->end || !kestrel_pylit_is_ident_start (*c->p))
-    {
-      set_error (c, error, "Expected a function name");
-      return NULL;
-    }
-  while (c->p < c->end && kestrel_pylit_is_ident_char (*c->p))
-    c->p++;
-  name = g_strndup (start, c->p - start);
-  skip_ws (c);
-  if (!peek_is (c, '('))
-    {
-      set_error (c, error, "Expected '(' after the function name");
-      return NULL;
-    }
-  c->p++;
-  skip_ws (c);
-
-  while (!peek_is (c, ')'))
-    {
-      g_autofree char *key = NULL;
-      const char *key_start = c->p;
-      JsonNode *value;
-
-      if (c->p >= c->end || !kestrel_pylit_is_ident_start (*c->p))
-        {
-          set_error (c, error, "Expected a keyword argument (name=value); positional arguments are not allowed");
-          return NULL;
-        }
-      while (c->p < c->end && kestrel_pylit_is_ident_char (*c->p))
-        c->p++;
-      key = g_strndup (key_start, c->p - key_start);
-      skip_ws (c);
-      if (!peek_is (c, '=') || (c->p + 1 < c->end && c->p[1] == '='))
-        {
-          set_error (c, error, "Expected '=' after the argument name; positional arguments are not allowed");
-          return NULL;
-        }
-      c->p++;
-      if (json_object_has_member (args, key))
-        {
-          set_error (c, error, "Argument given twice");
-          return NULL;
-        }
-      value = parse_value (c, error);
-      if (value == NULL)
-        return NULL;
-      json_object_set_member (args, key, value);
-      skip_ws (c);
-      if (peek_is (c, ','))
-        {
-          c->p++;
-          skip_ws (c);
-        }
-      else if (!peek_is (c, ')'))
-        {
-          set_error (c, error, "Expected ',' or ')'");
-          return NULL;
-        }
-    }
-  c->p++;
-
-  return kestrel_tool_call_new (name, args);
-}
-
-static gboolean
-add_call (GPtrArray        *calls,
-          KestrelToolCall  *call,
-          GError          **error)
-{
-  if (calls->len >= KESTREL_PYLIT_MAX_CALLS)
-    {
-      kestrel_tool_call_unref (call);
-      g_set_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_TOO_MANY_CALLS,
-                   "More than %d tool calls in one reply", KESTREL_PYLIT_MAX_CALLS);
-      return FALSE;
-    }
-  g_ptr_array_add (calls, call);
-  return TRUE;
-}
-
 /**
- * kestrel_pylit_parse_call_list:
+ * kestrel_pylit_parse_value_at:
+ * @start: the start of the whole text (for offsets in messages)
+ * @pos: (inout): where the value starts (whitespace allowed); on success, just after it
+ * @end: the end of the text
  *
- * Parses `[name(kw=value, ...), ...]` (surrounding whitespace allowed, nothing else).
- *
- * Returns: (transfer full) (element-type KestrelToolCall): the calls, at least one, or %NULL.
+ * Parses one value inside a larger text, without checking UTF-8 (the caller did).
  */
-GPtrArray *
-kestrel_pylit_parse_call_list (const char  *text,
-                               gsize        len,
-                               GError     **error)
+JsonNode *
+kestrel_pylit_parse_value_at (const char   *start,
+                              const char  **pos,
+                              const char   *end,
+                              GError      **error)
 {
-  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func ((GDestroyNotify) kestrel_tool_call_unref);
-  Cursor c = { text, text, text + len, 0 };
+  Cursor c = { start, *pos, end, 0 };
+  JsonNode *node = parse_value (&c, error);
 
-  if (!g_utf8_validate_len (text, len, NULL))
-    {
-      g_set_error_literal (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_PARSE, "Text is not valid UTF-8");
-      return NULL;
-    }
-
-  skip_ws (&c);
-  if (!peek_is (&c, '['))
-    {
-      set_error (&c, error, "Expected '[' to open the call list");
-      return NULL;
-    }
-  c.p++;
-  skip_ws (&c);
-  while (!peek_is (&c, ']'))
-    {
-      KestrelToolCall *call = parse_call (&c, error);
-
-      if (call == NULL || !add_call (calls, call, error))
-        return NULL;
-      skip_ws (&c);
-      if (peek_is (&c, ','))
-        {
-          c.p++;
-          skip_ws (&c);
-        }
-      else if (!peek_is (&c, ']'))
-        {
-          set_error (&c, error, "Expected ',' or ']' after a call");
-          return NULL;
-        }
-    }
-  c.p++;
-  skip_ws (&c);
-  if (c.p != c.end)
-    {
-      set_error (&c, error, "Unexpected text after the call list");
-      return NULL;
-    }
-  if (calls->len == 0)
-    {
-      set_error (&c, error, "The call list is empty");
-      return NULL;
-    }
-  return g_steal_pointer (&calls);
-}
-
-/**
- * kestrel_pylit_parse_bare_calls:
- *
- * Parses one or more `name(...)` separated by whitespace or commas, without brackets, as the
- * model writes them inside a ```tool_code fence.
- */
-GPtrArray *
-kestrel_pylit_parse_bare_calls (const char  *text,
-                                gsize        len,
-                                GError     **error)
-{
-  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func ((GDestroyNotify) kestrel_tool_call_unref);
-  Cursor c = { text, text, text + len, 0 };
-
-  if (!g_utf8_validate_len (text, len, NULL))
-    {
-      g_set_error_literal (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_PARSE, "Text is not valid UTF-8");
-      return NULL;
-    }
-
-  skip_ws (&c);
-  do
-    {
-      KestrelToolCall *call = parse_call (&c, error);
-
-      if (call == NULL || !add_call (calls, call, error))
-        return NULL;
-      skip_ws (&c);
-      if (peek_is (&c, ','))
-        {
-          c.p++;
-          skip_ws (&c);
-        }
-    }
-  while (c.p < c.end);
-
-  return g_steal_pointer (&calls);
-}
-
-static KestrelToolCall *
-call_from_json_object (JsonObject  *object,
-                       GError     **error)
-{
-  JsonNode *name_node;
-  JsonNode *args_node;
-
-  /* OpenAI-style {"type": "function", "function": {...}} wrapper. */
-  if (json_object_has_member (object, "function") &&
-      JSON_NODE_HOLDS_OBJECT (json_object_get_member (object, "function")))
-    object = json_object_get_object_member (object, "function");
-
-  name_node = json_object_get_member (object, "name");
-  if (name_node == NULL || json_node_get_value_type (name_node) != G_TYPE_STRING)
-    {
-      g_set_error_literal (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_PARSE,
-                           "The call object has no \"name\" string");
-      return NULL;
-    }
-  args_node = json_object_get_member (object, "parameters");
-  if (args_node == NULL)
-    args_node = json_object_get_member (object, "arguments");
-  if (args_node != NULL && !JSON_NODE_HOLDS_OBJECT (args_node))
-    {
-      g_set_error_literal (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_PARSE,
-                           "The call's \"parameters\" must be an object");
-      return NULL;
-    }
-  return kestrel_tool_call_new (json_node_get_string (name_node),
-                                args_node != NULL ? json_node_get_object (args_node) : NULL);
-}
-
-/**
- * kestrel_json_parse_calls:
- *
- * Parses the JSON call forms (with json-glib): `{"name": …, "parameters": {…}}` (or
- * `"arguments"`), or a JSON array of such objects.
- */
-GPtrArray *
-kestrel_json_parse_calls (const char  *text,
-                          gsize        len,
-                          GError     **error)
-{
-  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func ((GDestroyNotify) kestrel_tool_call_unref);
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr(GError) local_error = NULL;
-  JsonNode *root;
-
-  if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, text, (gssize) len, &local_error))
-    {
-      g_set_error (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_PARSE, "Invalid JSON call: %s",
-                   local_error != NULL ? local_error->message : "too long");
-      return NULL;
-    }
-  root = json_parser_get_root (parser);
-  if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
-    {
-      KestrelToolCall *call = call_from_json_object (json_node_get_object (root), error);
-
-      if (call == NULL)
-        return NULL;
-      g_ptr_array_add (calls, call);
-    }
-  else if (root != NULL && JSON_NODE_HOLDS_ARRAY (root))
-    {
-      JsonArray *array = json_node_get_array (root);
-
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        {
-          JsonNode *element = json_array_get_element (array, i);
-          KestrelToolCall *call;
-
-          if (!JSON_NODE_HOLDS_OBJECT (element))
-            {
-              g_set_error_literal (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_PARSE,
-                                   "A JSON call list must hold objects");
-              return NULL;
-            }
-          call = call_from_json_object (json_node_get_object (element), error);
-          if (call == NULL || !add_call (calls, call, error))
-            return NULL;
-        }
-    }
-  if (calls->len == 0)
-    {
-      g_set_error_literal (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_PARSE,
-                           "No call in the JSON text");
-      return NULL;
-    }
-  return g_steal_pointer (&calls);
+  if (node != NULL)
+    *pos = c.p;
+  return node;
 }

@@ -23,6 +23,7 @@
 
 #include "kestrel-json-schema.h"
 #include "kestrel-pylit.h"
+#include "kestrel-tool-call-syntax.h"
 #include "kestrel-tool-call-parser.h"
 
 #define MAX_SNIFF_IDENT 64
@@ -280,7 +281,7 @@ parse_body (const char *text,
   while (i < len && g_ascii_isspace (text[i]))
     i++;
   if (i < len && text[i] == '{')
-    return kestrel_json_parse_calls (text, len, error);
+    return kestrel_tool_calls_parse_json (text, len, error);
   if (i < len && text[i] == '[')
     {
       gsize j = i + 1;
@@ -288,11 +289,11 @@ parse_body (const char *text,
       while (j < len && g_ascii_isspace (text[j]))
         j++;
       if (j < len && text[j] == '{')
-        return kestrel_json_parse_calls (text, len, error);
-      return kestrel_pylit_parse_call_list (text, len, error);
+        return kestrel_tool_calls_parse_json (text, len, error);
+      return kestrel_tool_calls_parse_pythonic (text, len, error);
     }
   if (allow_bare)
-    return kestrel_pylit_parse_bare_calls (text, len, error);
+    return kestrel_tool_calls_parse_bare (text, len, error);
 
   g_set_error_literal (error, KESTREL_TOOL_ERROR, KESTREL_TOOL_ERROR_PARSE, "Not a call list");
   return NULL;

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "kestrel-pylit.h"
+#include "kestrel-tool-call-syntax.h"
 #include "kestrel-tool-call-parser.h"
 
 static const char declarations_json[] =
@@ -320,7 +321,7 @@ test_depth_and_count_limits (void)
   g_assert_cmpstr (o.text->str, ==, deep->str);
   outcome_clear (&o);
 
-  for (int i = 0; i <= KESTREL_PYLIT_MAX_CALLS; i++)
+  for (int i = 0; i <= KESTREL_TOOL_CALLS_MAX; i++)
     g_string_append (many, i == 0 ? "get_time()" : ", get_time()");
   g_string_append_c (many, ']');
   o = run_parser (many->str, 0);

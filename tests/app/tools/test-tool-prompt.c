@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "kestrel-pylit.h"
+#include "kestrel-tool-call-syntax.h"
 #include "kestrel-tool-prompt.h"
 
 static char *
@@ -178,7 +179,7 @@ test_calls_round_trip (void)
   compat = kestrel_tool_prompt_calls (calls, TRUE);
   g_assert_cmpstr (compat, ==, "[search(q=\"it's \\\"x\\\" \\\\ é\\n\"n=[1, 2.5, true, null]o={\"k\": false}), now()]");
 
-  parsed = kestrel_pylit_parse_call_list (text, strlen (text), &error);
+  parsed = kestrel_tool_calls_parse_pythonic (text, strlen (text), &error);
   g_assert_no_error (error);
   g_assert_cmpuint (parsed->len, ==, 2);
   g_assert_true (json_object_equal (((KestrelToolCall *) parsed->pdata[0])->arguments, json_node_get_object (args)));

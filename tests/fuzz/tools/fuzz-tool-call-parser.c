@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "kestrel-pylit.h"
+#include "kestrel-tool-call-syntax.h"
 #include "kestrel-tool-call-parser.h"
 #include "kestrel-tool-prompt.h"
 
@@ -53,7 +54,7 @@ consume (GPtrArray *events,
       else if (event->kind == KESTREL_TOOL_CALL_EVENT_CALLS)
         {
           g_autofree char *history = kestrel_tool_prompt_calls (event->calls, FALSE);
-          g_autoptr(GPtrArray) again = kestrel_pylit_parse_call_list (history, strlen (history), NULL);
+          g_autoptr(GPtrArray) again = kestrel_tool_calls_parse_pythonic (history, strlen (history), NULL);
 
           *saw_calls = TRUE;
           if (again == NULL || again->len != event->calls->len)
