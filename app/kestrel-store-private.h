@@ -10,6 +10,10 @@
 
 G_BEGIN_DECLS
 
+/* The JSON export format (kestrel-store-export.c, kestrel-store-import.c). */
+#define KESTREL_STORE_JSON_FORMAT "kestrel-conversation"
+#define KESTREL_STORE_JSON_VERSION 1
+
 /* PRAGMA application_id of a Kestrel database: "KSTR". */
 #define KESTREL_STORE_APPLICATION_ID 0x4B535452
 
@@ -90,14 +94,17 @@ gboolean             _kestrel_store_schema_migrate      (sqlite3         *db,
                                                          int              target_version,
                                                          GError         **error);
 
-/* kestrel-store-messages.c */
+/* kestrel-store-thread.c */
 KestrelConversation *_kestrel_store_conversation_from_row (sqlite3_stmt  *stmt);
+KestrelToolCall     *_kestrel_store_tool_call_from_row    (sqlite3_stmt  *stmt);
 KestrelMessage      *_kestrel_store_load_message          (KestrelStore  *self,
                                                            gint64         message_id,
                                                            GError       **error);
 GPtrArray           *_kestrel_store_load_all_messages     (KestrelStore  *self,
                                                            gint64         conversation_id,
                                                            GError       **error);
+
+/* kestrel-store-messages.c */
 gboolean             _kestrel_store_insert_attachment     (KestrelStore      *self,
                                                            gint64             message_id,
                                                            guint              position,
@@ -116,7 +123,20 @@ gint64               _kestrel_store_insert_message        (KestrelStore         
 #define KESTREL_STORE_CONVERSATION_COLUMNS \
   "id, title, title_source, created_at, updated_at, pinned, archived, system_prompt, settings"
 
-/* kestrel-store-async.c */
+/* kestrel-store-worker.c */
+typedef gpointer (*KestrelStoreJobFunc) (KestrelStore  *self,
+                                         gpointer       job_data,
+                                         GError       **error);
+
+void                 _kestrel_store_queue_job           (KestrelStore        *self,
+                                                         gpointer             source_tag,
+                                                         KestrelStoreJobFunc  func,
+                                                         gpointer             data,
+                                                         GDestroyNotify       data_free,
+                                                         GDestroyNotify       result_free,
+                                                         GCancellable        *cancellable,
+                                                         GAsyncReadyCallback  callback,
+                                                         gpointer             user_data);
 void                 _kestrel_store_worker_start        (KestrelStore    *self);
 void                 _kestrel_store_worker_stop         (KestrelStore    *self);
 void                 _kestrel_store_wake_worker         (KestrelStore    *self);

@@ -88,11 +88,13 @@ static const char migration_2[] =
   "UPDATE tool_calls SET approval = 'automatic';\n";
 
 /* Version 3: full-text search over message text. An external-content FTS5 index (the text is
- * stored once, in messages) kept in step by triggers, filled from existing messages. */
+ * stored once, in messages) kept in step by triggers, filled from existing messages. Prefix
+ * indexes for 2 and 3 characters keep search-as-you-type fast on short prefixes, which would
+ * otherwise merge the lists of thousands of terms. */
 static const char migration_3[] =
   "CREATE VIRTUAL TABLE messages_fts USING fts5 (\n"
   "  content, content = 'messages', content_rowid = 'id',\n"
-  "  tokenize = 'unicode61 remove_diacritics 2'\n"
+  "  tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'\n"
   ");\n"
   "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN\n"
   "  INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);\n"

@@ -227,5 +227,15 @@ void                 kestrel_store_export_async              (KestrelStore      
 char                *kestrel_store_export_finish             (KestrelStore         *self,
                                                               GAsyncResult         *result,
                                                               GError              **error);
+void                 kestrel_store_set_title_async           (KestrelStore         *self,
+                                                              gint64                conversation_id,
+                                                              const char           *title,
+                                                              KestrelTitleSource    source,
+                                                              GCancellable         *cancellable,
+                                                              GAsyncReadyCallback   callback,
+                                                              gpointer              user_data);
+gboolean             kestrel_store_set_title_finish          (KestrelStore         *self,
+                                                              GAsyncResult         *result,
+                                                              GError              **error);
 
 G_END_DECLS
