@@ -1,9 +1,16 @@
 /* kestrel-store-search.c — full-text search over message text (FTS5).
  *
- * The user's words become an FTS5 query of quoted terms (so no input is FTS5 syntax), the last
- * one a prefix, all required. Hits come newest first: FTS5 walks its index in rowid order and
- * stops at the limit, so even a word found in every message answers in milliseconds, where
- * ranking by bm25 would score every match first (see docs/store.md for the measurements).
+ * The user's words become an FTS5 query of quoted terms (so no input is FTS5 syntax), all
+ * required, the last one also as a prefix (search as you type). Hits come newest first: FTS5
+ * walks its index in rowid order and stops at the limit, so even a word found in every message
+ * answers in about a millisecond, where ranking by bm25 would score every match first.
+ *
+ * A prefix longer than the prefix indexes (2 and 3 characters) is different: FTS5 merges the
+ * posting lists of every matching term in memory before the first row, which for a very
+ * common word costs ~100 ms on a million messages. So the last word is first searched as a
+ * whole word; only when that gives fewer than @limit hits is it searched as a prefix. Whole-
+ * word matches therefore win over partial ones when there are enough of them (see
+ * docs/store.md for the measurements).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -19,9 +26,11 @@
 #define MATCH_END   "\003"
 #define SNIPPET_TOKENS 16
 
-/* Returns NULL when @query has no words. */
+/* Returns NULL when @query has no words. With @prefix the last word matches as a prefix
+ * (unless the query ends in a space: that word is complete). */
 static char *
-build_match_expression (const char *query)
+build_match_expression (const char *query,
+                        gboolean    prefix)
 {
   g_autoptr(GString) expr = g_string_new (NULL);
   g_auto(GStrv) words = g_strsplit_set (query, " \t\r\n", -1);
@@ -52,7 +61,7 @@ build_match_expression (const char *query)
         }
       g_string_append_c (expr, '"');
       /* Search as you type: the word being typed matches as a prefix. */
-      if (last && !ends_in_space)
+      if (last && prefix && !ends_in_space)
         g_string_append_c (expr, '*');
       n_words++;
     }
@@ -88,39 +97,16 @@ snippet_to_markup (const char *snippet)
   return g_string_free (g_steal_pointer (&markup), FALSE);
 }
 
-/**
- * kestrel_store_search:
- * @query: words as the user typed them
- * @limit: the most hits to return
- *
- * Returns: (transfer container) (element-type KestrelSearchHit): messages containing every
- * word (the last one as a prefix), newest first; empty for a query without words.
- */
-GPtrArray *
-kestrel_store_search (KestrelStore  *self,
-                      const char    *query,
-                      guint          limit,
-                      GError       **error)
+static gboolean
+run_query (KestrelStore  *self,
+           const char    *match,
+           guint          limit,
+           GPtrArray     *hits,
+           GError       **error)
 {
-  g_autoptr(GRecMutexLocker) locker = NULL;
-  g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autofree char *match = NULL;
   sqlite3_stmt *stmt;
   int rc;
 
-  g_return_val_if_fail (KESTREL_IS_STORE (self), NULL);
-  g_return_val_if_fail (query != NULL, NULL);
-
-  if (!g_utf8_validate (query, -1, NULL))
-    {
-      g_set_error (error, KESTREL_STORE_ERROR, KESTREL_STORE_ERROR_INVALID, "The search text is not valid UTF-8");
-      return NULL;
-    }
-
-  if ((match = build_match_expression (query)) == NULL || limit == 0)
-    return g_steal_pointer (&hits);
-
-  locker = g_rec_mutex_locker_new (&self->db_lock);
   if (!(stmt = _kestrel_store_prepare (self,
                                        "SELECT f.rowid, m.conversation_id, c.title, m.role, m.created_at,"
                                        "       snippet (messages_fts, 0, ?3, ?4, '…', ?5)"
@@ -129,7 +115,7 @@ kestrel_store_search (KestrelStore  *self,
                                        " CROSS JOIN conversations c ON c.id = m.conversation_id"
                                        " WHERE messages_fts MATCH ?1"
                                        " ORDER BY f.rowid DESC LIMIT ?2", error)))
-    return NULL;
+    return FALSE;
 
   sqlite3_bind_text (stmt, 1, match, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (stmt, 2, limit);
@@ -156,9 +142,52 @@ kestrel_store_search (KestrelStore  *self,
   sqlite3_reset (stmt);
 
   if (rc != SQLITE_DONE)
+    return _kestrel_store_set_error (self, rc, "Searching failed", error);
+  return TRUE;
+}
+
+/**
+ * kestrel_store_search:
+ * @query: words as the user typed them
+ * @limit: the most hits to return
+ *
+ * Returns: (transfer container) (element-type KestrelSearchHit): messages containing every
+ * word, newest first; the last word matches as a prefix when it is not found @limit times as a
+ * whole word. Empty for a query without words.
+ */
+GPtrArray *
+kestrel_store_search (KestrelStore  *self,
+                      const char    *query,
+                      guint          limit,
+                      GError       **error)
+{
+  g_autoptr(GRecMutexLocker) locker = NULL;
+  g_autoptr(GPtrArray) hits = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *whole = NULL;
+  g_autofree char *prefix = NULL;
+
+  g_return_val_if_fail (KESTREL_IS_STORE (self), NULL);
+  g_return_val_if_fail (query != NULL, NULL);
+
+  if (!g_utf8_validate (query, -1, NULL))
     {
-      _kestrel_store_set_error (self, rc, "Searching failed", error);
+      g_set_error (error, KESTREL_STORE_ERROR, KESTREL_STORE_ERROR_INVALID, "The search text is not valid UTF-8");
       return NULL;
+    }
+
+  if ((whole = build_match_expression (query, FALSE)) == NULL || limit == 0)
+    return g_steal_pointer (&hits);
+  prefix = build_match_expression (query, TRUE);
+
+  locker = g_rec_mutex_locker_new (&self->db_lock);
+  if (!run_query (self, whole, limit, hits, error))
+    return NULL;
+
+  if (hits->len < limit && !g_str_equal (whole, prefix))
+    {
+      g_ptr_array_set_size (hits, 0);
+      if (!run_query (self, prefix, limit, hits, error))
+        return NULL;
     }
 
   return g_steal_pointer (&hits);

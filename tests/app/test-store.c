@@ -480,6 +480,18 @@ test_search (StoreFixture  *f,
   /* Newest first. */
   g_assert_cmpint (kestrel_search_hit_get_message_id (g_ptr_array_index (hits, 0)), ==, kestrel_message_get_id (a));
   g_clear_pointer (&hits, g_ptr_array_unref);
+  /* A whole word found often enough wins over newer partial matches ("Kestrels"). */
+  hits = kestrel_store_search (store, "kestrel", 1, &error);
+  g_assert_cmpuint (hits->len, ==, 1);
+  g_assert_cmpint (kestrel_search_hit_get_message_id (g_ptr_array_index (hits, 0)), ==, kestrel_message_get_id (q));
+  g_clear_pointer (&hits, g_ptr_array_unref);
+  hits = kestrel_store_search (store, "kestrel", 10, &error);
+  g_assert_cmpuint (hits->len, ==, 2);
+  g_clear_pointer (&hits, g_ptr_array_unref);
+  /* A finished word (trailing space) is never a prefix. */
+  hits = kestrel_store_search (store, "kestrel ", 10, &error);
+  g_assert_cmpuint (hits->len, ==, 1);
+  g_clear_pointer (&hits, g_ptr_array_unref);
   hits = kestrel_store_search (store, "kestrel prey", 10, &error);
   g_assert_cmpuint (hits->len, ==, 1);
   g_assert_nonnull (strstr (kestrel_search_hit_get_snippet_markup (g_ptr_array_index (hits, 0)), "&amp; &lt;its&gt;"));
