@@ -436,8 +436,12 @@ run_read_only_case (StoreFixture *f,
   g_auto(GStrv) envp = g_get_environ ();
 
   if (g_str_equal (which, "corrupt"))
-    write_file (f->path, "not a database, not at all, but long enough to be a file ............"
-                         "....................................................................", 140);
+    {
+      static const char junk[] = "not a database, not at all, but long enough to be a file ............"
+                                 "....................................................................";
+
+      write_file (f->path, junk, sizeof junk - 1);
+    }
   else if (!g_str_equal (which, "no-file"))
     make_database (f->path, 6);
   else
