@@ -73,11 +73,13 @@ gboolean             _kestrel_store_commit              (KestrelStore    *self,
 void                 _kestrel_store_rollback            (KestrelStore    *self);
 void                 _kestrel_store_emit_changed        (KestrelStore    *self,
                                                          gint64           conversation_id);
+gint64               _kestrel_store_now                 (void);
+
+/* kestrel-store-conversations.c */
 gboolean             _kestrel_store_touch_conversation  (KestrelStore    *self,
                                                          gint64           conversation_id,
                                                          gint64           now,
                                                          GError         **error);
-gint64               _kestrel_store_now                 (void);
 
 /* kestrel-store-open.c */
 gboolean             _kestrel_store_open                (KestrelStore    *self,

@@ -1,9 +1,12 @@
-/* kestrel-store.c — the SQLite conversation store: object, connection helpers, conversations.
+/* kestrel-store.c — the SQLite conversation store: the object, connection helpers, errors,
+ * transactions, change notification.
  *
  * One connection per store, guarded by db_lock. Synchronous calls (tests, the database thread)
  * run on the caller's thread; the UI uses the _async variants (kestrel-store-async.c), which run
- * the same code on the store's own thread. Opening and recovery live in kestrel-store-open.c,
- * the schema in kestrel-store-schema.c, messages in kestrel-store-messages.c.
+ * the same code on the store's own thread (kestrel-store-worker.c). Opening and recovery live
+ * in kestrel-store-open.c, the schema in kestrel-store-schema.c, conversations in
+ * kestrel-store-conversations.c, the message tree in kestrel-store-thread.c (reading) and
+ * kestrel-store-messages.c (writing). docs/store.md has the overview.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
