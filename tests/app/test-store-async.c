@@ -122,6 +122,29 @@ test_async_calls (StoreFixture  *f,
   g_assert_nonnull (strstr (markdown, "Async answer, done"));
   g_clear_object (&result);
 
+  /* A model-generated title arrives later; it does not replace one the user typed. */
+  kestrel_store_set_title_async (store, kestrel_conversation_get_id (c), "Greetings", KESTREL_TITLE_SOURCE_MODEL,
+                                 NULL, store_result_cb, &result);
+  g_assert_true (kestrel_store_set_title_finish (store, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  {
+    g_autoptr(KestrelConversation) titled = kestrel_store_get_conversation (store, kestrel_conversation_get_id (c), &error);
+
+    g_assert_cmpstr (kestrel_conversation_get_title (titled), ==, "Greetings");
+    g_assert_cmpint (kestrel_conversation_get_title_source (titled), ==, KESTREL_TITLE_SOURCE_MODEL);
+  }
+  g_assert_true (kestrel_store_set_title (store, kestrel_conversation_get_id (c), "Mine", KESTREL_TITLE_SOURCE_USER, &error));
+  kestrel_store_set_title_async (store, kestrel_conversation_get_id (c), "Late model title", KESTREL_TITLE_SOURCE_MODEL,
+                                 NULL, store_result_cb, &result);
+  g_assert_true (kestrel_store_set_title_finish (store, wait_result (&result), &error));
+  g_clear_object (&result);
+  {
+    g_autoptr(KestrelConversation) titled = kestrel_store_get_conversation (store, kestrel_conversation_get_id (c), &error);
+
+    g_assert_cmpstr (kestrel_conversation_get_title (titled), ==, "Mine");
+  }
+
   /* Errors come back through the callback too. */
   kestrel_store_get_conversation_async (store, 4242, NULL, store_result_cb, &result);
   g_assert_null (kestrel_store_get_conversation_finish (store, wait_result (&result), &error));
