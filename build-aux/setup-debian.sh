@@ -27,6 +27,8 @@ PACKAGES=(
   libgdk-pixbuf-2.0-dev libgtksourceview-5-dev libmd4c-dev libsoup-3.0-dev libsecret-1-dev
   # tests: headless display, session bus, validators, sanitizer/fuzzer runtime
   xvfb xauth dbus dbus-daemon desktop-file-utils appstream clang libclang-rt-dev
+  # packaging checks: flatpak-builder --show-manifest, xmllint (also used by glib-compile-resources)
+  flatpak-builder libxml2-utils
 )
 
 stamp=/var/lib/kestrel-setup.stamp

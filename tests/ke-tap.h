@@ -32,12 +32,24 @@ static inline void ke_tap_diag (const char *fmt, ...) __attribute__ ((format (pr
 static inline void
 ke_tap_diag (const char *fmt, ...)
 {
+  /* Every line of the message gets its own "# " so that text with newlines (a model's
+   * reply, say) cannot break the TAP stream. */
+  char *msg = NULL;
   va_list ap;
   va_start (ap, fmt);
-  fputs ("# ", stdout);
-  vprintf (fmt, ap);
-  fputc ('\n', stdout);
+  int n = vasprintf (&msg, fmt, ap);
   va_end (ap);
+  if (n < 0)
+    return;
+  fputs ("# ", stdout);
+  for (const char *p = msg; *p; p++) {
+    if (*p == '\n')
+      fputs ("\n# ", stdout);
+    else
+      fputc (*p, stdout);
+  }
+  fputc ('\n', stdout);
+  free (msg);
 }
 
 #define KE_CHECK(cond, ...)                                                                \

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kestrel-engine.h"
+#include "ke-engine.h"
 
 #ifdef __cplusplus
 extern "C" {

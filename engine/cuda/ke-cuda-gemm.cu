@@ -96,7 +96,14 @@ ke_fp8_gemm_plan_new (int m_tokens, int n_out, int k_in, ke_error **error)
                           sizeof p->workspace_size), error))
     goto fail;
   {
-    /* The scale pointers must be set for the heuristic to see the scale mode's needs. */
+    /* cuBLASLt 13.1 answers CUBLAS_STATUS_INVALID_VALUE to the heuristic query when the
+     * OUTER_VEC scale pointers are still NULL (measured on the H100).  Any valid device
+     * address will do for the query; the real vectors are set per call. */
+    if (!KE_CUBLAS_CHECK (cublasLtMatmulDescSetAttribute (p->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
+                                                          &p->workspace, sizeof p->workspace), error) ||
+        !KE_CUBLAS_CHECK (cublasLtMatmulDescSetAttribute (p->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
+                                                          &p->workspace, sizeof p->workspace), error))
+      goto fail;
     cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic (p->handle, p->op, p->a_layout, p->b_layout,
                                                         p->d_layout, p->d_layout, pref, 1, &heur,
                                                         &ret_count);

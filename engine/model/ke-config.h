@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kestrel-engine.h"
+#include "ke-engine.h"
 
 #define KE_MAX_LAYERS 256
 #define KE_MAX_EOS 8
@@ -98,3 +98,11 @@ bool ke_config_load (const char *model_dir, ke_config *config, ke_error **error)
 /* Parses config.json text alone (for tests and the fuzzer). */
 bool ke_config_parse (const char *json, size_t len, const char *filename, ke_config *config,
                       ke_error **error);
+
+/* Apply generation_config.json / preprocessor_config.json text to a config already filled
+ * by ke_config_parse() (for tests and the fuzzer; ke_config_load() calls them).  The eos
+ * ids of generation_config.json replace config.json's, as generate() uses them. */
+bool ke_generation_config_parse (const char *json, size_t len, const char *filename,
+                                 ke_config *config, ke_error **error);
+bool ke_preprocess_config_parse (const char *json, size_t len, const char *filename,
+                                 ke_config *config, ke_error **error);

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kestrel-engine.h"
+#include "ke-engine.h"
 #include "ke-config.h"
 
 typedef enum {
@@ -116,3 +116,29 @@ ke_quant_scheme ke_checkpoint_quant_scheme (const ke_checkpoint *checkpoint);
 /* Bytes of the safetensors files, and parameter count. */
 uint64_t ke_checkpoint_file_bytes (const ke_checkpoint *checkpoint);
 uint64_t ke_checkpoint_n_params (const ke_checkpoint *checkpoint);
+
+/* ---- additions for inspect and the backends (additive) ---------------------------- */
+
+/* What the loader found and made, for `kestrel-cli inspect` and logs. */
+typedef struct ke_checkpoint_stats {
+  const char *layout;          /* "transformers 4.52-4.57", "Gemma3ForCausalLM", "mixed: …" */
+  size_t n_files;              /* safetensors files */
+  uint64_t file_bytes;         /* their total size */
+  uint64_t params_text;        /* embedding, decoder layers, final norm, untied lm_head */
+  uint64_t params_vision;
+  uint64_t params_projector;
+  uint64_t file_bytes_by_dtype[4]; /* tensor data as stored, by ke_dtype */
+  uint64_t device_bytes;       /* the tensors handed to backends (FP8 + f32 scales, the rest
+                                * as stored; a tied lm_head counted once) */
+  uint64_t owned_bytes;        /* host buffers the loader allocated (scales, copies, quantized) */
+  uint32_t n_fp8_linears;      /* Linear layers handed over as FP8 */
+  uint32_t n_float_linears;    /* … and as BF16/F16/F32 */
+  bool quantized_at_load;      /* FP8 made from a bf16 checkpoint by the loader */
+  bool act_dynamic;            /* FP8 with dynamic per-token activation quantization */
+  bool lm_head_tied;
+} ke_checkpoint_stats;
+
+const ke_checkpoint_stats *ke_checkpoint_get_stats (const ke_checkpoint *checkpoint);
+/* Non-fatal findings (unknown extra tensors, …), one sentence each. */
+size_t ke_checkpoint_n_warnings (const ke_checkpoint *checkpoint);
+const char *ke_checkpoint_warning (const ke_checkpoint *checkpoint, size_t i);

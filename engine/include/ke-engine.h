@@ -1,4 +1,4 @@
-/* kestrel-engine.h — the public API of Kestrel's inference engine.
+/* ke-engine.h — the public API of Kestrel's inference engine.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
@@ -76,6 +76,8 @@ enum {
 
 /* Reads a Hugging Face tokenizer.json (Gemma form: BPE + byte fallback + added tokens). */
 ke_tokenizer *ke_tokenizer_new_from_file (const char *tokenizer_json_path, ke_error **error);
+/* The same from the JSON text in memory (len bytes, no NUL needed). */
+ke_tokenizer *ke_tokenizer_new_from_json (const char *json, size_t len, ke_error **error);
 /* Reads DIR/tokenizer.json, or DIR/tokenizer.model when there is no tokenizer.json. */
 ke_tokenizer *ke_tokenizer_new_from_dir (const char *model_dir, ke_error **error);
 void ke_tokenizer_free (ke_tokenizer *tokenizer);
@@ -285,8 +287,15 @@ void ke_session_free (ke_session *session);
 bool ke_session_prefill (ke_session *session, const ke_prompt *prompt, float *logits,
                          ke_stats *stats, ke_error **error);
 
+/* As ke_session_prefill, but computes the whole prompt (no reuse) and writes the logits
+ * of every position, [prompt->n_ids, vocab_size] row-major (for comparisons and tests). */
+bool ke_session_prefill_all (ke_session *session, const ke_prompt *prompt, float *logits,
+                             ke_stats *stats, ke_error **error);
+
 /* Samples up to sampling->max_tokens tokens after the current context, calling on_token
- * for each; stops on any eos id of the model or when on_token returns false. */
+ * for each; stops on any eos id of the model or when on_token returns false.  An eos token
+ * is passed to on_token (and counted) but not appended to the context; every other
+ * sampled token is (ke_session_n_tokens grows by one per token). */
 bool ke_session_generate (ke_session *session, const ke_sampling *sampling,
                           ke_token_fn on_token, void *user_data, ke_stats *stats,
                           ke_error **error);
