@@ -75,7 +75,9 @@ typedef struct cuda_backend {
 
 typedef struct cuda_kv {
   uint32_t capacity;
-  uint32_t high;          /* highest position written + 1 */
+  /* Ring bookkeeping (see the check in ke-cuda-forward.cu): positions [fresh_from, end)
+   * were written since the last rewind, `high` is the highest position ever written + 1. */
+  uint32_t end, fresh_from, high;
   int *cap;               /* [layers] slots per layer */
   uint16_t **k, **v;      /* [layers] → [nkv, cap, hd] */
   cudaGraphExec_t graph;  /* the decode step for this cache, or NULL */

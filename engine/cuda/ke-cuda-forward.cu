@@ -319,21 +319,22 @@ ke_cuda_forward_impl (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, ke_e
       return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                            "Token id %d is outside the vocabulary (%d).", batch->ids[t], cb->vocab);
 
-  /* A sliding layer's ring holds the last cap positions written.  After a rewind, slots of
-   * positions the window still needs may hold later (dropped) positions. */
+  /* A sliding layer's ring of `cap` slots holds position j at slot j % cap.  A batch starting
+   * before the end of the last one is a rewind: positions written before it (up to `high`)
+   * may still sit in slots that the window needs, namely those of positions j older than
+   * the rewind point with j + cap < high.  Positions written since the rewind are fine. */
   uint32_t pos0 = batch->pos0;
-  if (pos0 > 0 && pos0 < kv->high) {
-    for (int l = 0; l < cb->n_layers; l++) {
-      uint32_t cap = (uint32_t) kv->cap[l];
-      if (cap >= kv->capacity)
-        continue;
-      uint32_t lo = pos0 + 1 > (uint32_t) cb->window ? pos0 + 1 - (uint32_t) cb->window : 0;
-      if ((uint64_t) lo + cap <= (uint64_t) kv->high - 1)
-        return ke_set_error (error, KE_ERROR_UNSUPPORTED,
-                             "The CUDA backend cannot go back from %u to %u tokens (more than "
-                             "%d tokens past the sliding window); start the context again.",
-                             kv->high, pos0, KE_CUDA_RING_MARGIN);
-    }
+  uint32_t fresh_from = pos0 < kv->end ? pos0 : kv->fresh_from;
+  for (int l = 0; l < cb->n_layers; l++) {
+    uint32_t cap = (uint32_t) kv->cap[l];
+    if (cap >= kv->capacity || pos0 == 0)
+      continue;
+    uint32_t lo = pos0 + 1 > (uint32_t) cb->window ? pos0 + 1 - (uint32_t) cb->window : 0;
+    if (lo < fresh_from && (uint64_t) lo + cap < kv->high)
+      return ke_set_error (error, KE_ERROR_UNSUPPORTED,
+                           "The CUDA backend cannot go back from %u to %u tokens (more than "
+                           "%d tokens past the sliding window); start the context again.",
+                           kv->high, pos0, KE_CUDA_RING_MARGIN);
   }
 
   if (!KE_CUDA_CHECK (cudaMemcpyAsync (cb->d_ids, cb->h_ids, n * 4, cudaMemcpyHostToDevice,
@@ -363,9 +364,11 @@ ke_cuda_forward_impl (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, ke_e
   }
   if (!ok)
     return false;
-  /* The ring check needs the largest position ever written (positions dropped by a rewind
-   * may still sit in ring slots), so `high` only grows. */
-  if (pos0 + n > kv->high)
-    kv->high = pos0 + n;
+  kv->fresh_from = fresh_from;
+  kv->end = pos0 + n;
+  if (kv->end > kv->high)
+    kv->high = kv->end;
+  if (kv->end >= kv->high)
+    kv->fresh_from = 0; /* nothing stale is left */
   return true;
 }
