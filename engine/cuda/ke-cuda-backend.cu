@@ -321,6 +321,11 @@ cuda_kv_new (ke_backend *backend, uint32_t capacity, ke_error **error)
       return NULL;
     }
   }
+  /* The memsets ran on the legacy stream; the backend's stream does not wait for it. */
+  if (!KE_CUDA_CHECK (cudaDeviceSynchronize (), error)) {
+    cuda_kv_free (backend, (ke_kv_cache *) kv);
+    return NULL;
+  }
   return (ke_kv_cache *) kv;
 }
 
@@ -635,7 +640,8 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
     return NULL;
   }
   size_t free_after = 0;
-  if (!KE_CUDA_CHECK (cudaMemGetInfo (&free_after, &total_b), error)) {
+  if (!KE_CUDA_CHECK (cudaDeviceSynchronize (), error) ||
+      !KE_CUDA_CHECK (cudaMemGetInfo (&free_after, &total_b), error)) {
     cuda_destroy (&cb->base);
     return NULL;
   }
