@@ -582,6 +582,10 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
   }
   if (!KE_CUDA_CHECK (cudaSetDevice (device), error))
     return NULL;
+  /* KESTREL_CUDA_PDL=0 switches programmatic dependent launch off (diagnostics). */
+  const char *pdl = getenv ("KESTREL_CUDA_PDL");
+  if (pdl && strcmp (pdl, "0") == 0)
+    ke_cuda_set_pdl (false);
 
   cuda_backend *cb = (cuda_backend *) calloc (1, sizeof *cb);
   if (!cb) {

@@ -121,7 +121,11 @@ record_decode_step (cuda_backend *cb, cuda_kv *kv, ke_error **error)
                         cb->eps, L->theta, L->rope_scaling, cb->q, kv->k[l], kv->v[l],
                         kv->cap[l] };
     ke_attn_decode_args aa = { cb->q, kv->k[l], kv->v[l], cb->d_pos, cb->nq, cb->nkv, cb->hd,
-                               kv->cap[l], L->sliding ? cb->window : 0, cb->attn_scale, 64,
+                               kv->cap[l],
+                               /* a cache smaller than the window holds every position: the
+                                * window cannot hide any of them */
+                               L->sliding && cb->window < kv->cap[l] ? cb->window : 0,
+                               cb->attn_scale, 64,
                                cb->attn_ws, cb->att };
     const uint16_t *next = l + 1 < cb->n_layers ? cb->layers[l + 1].norm_in : cb->final_norm;
     if (!gemv (cb, &L->qkv, cb->xb, KE_GEMV_BF16, cb->qkv, KE_GEMV_F32, KE_GEMV_EPI_NONE, error) ||
