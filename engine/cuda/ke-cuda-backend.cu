@@ -567,8 +567,8 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
   if (!tc->hidden_size || !tc->head_dim || !tc->num_attention_heads || !tc->num_key_value_heads ||
       tc->num_attention_heads % tc->num_key_value_heads || tc->num_hidden_layers > KE_MAX_LAYERS ||
       !tc->vocab_size || tc->hidden_size % 16 || tc->intermediate_size % 16 ||
-      tc->hidden_size > 12288 || tc->intermediate_size > 12288 || tc->head_dim % 32 ||
-      tc->head_dim > 256 || (tc->num_attention_heads * tc->head_dim) % 16 ||
+      tc->hidden_size > 12288 || tc->intermediate_size > 12288 ||
+      (tc->head_dim != 32 && tc->head_dim != 64 && tc->head_dim != 128 && tc->head_dim != 256) || (tc->num_attention_heads * tc->head_dim) % 16 ||
       tc->vocab_size > (uint32_t) INT32_MAX) {
     ke_set_error (error, KE_ERROR_UNSUPPORTED,
                   "The CUDA backend does not run this shape (hidden %u, intermediate %u, head_dim "

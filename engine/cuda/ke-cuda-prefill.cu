@@ -4,18 +4,17 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Attention is straightforward (not flash): one warp per (query, q head), keys staged in
- * shared memory 32 at a time, lane j scoring key j of the tile, online softmax in f32,
- * each lane accumulating head_dim/32 output dimensions.
+ * Attention is straightforward (not flash, no tensor cores): one warp per (query, q head),
+ * keys and values staged in shared memory 32 at a time, online softmax in f32, each lane
+ * owning head_dim/32 dimensions of q and of the output.
  */
 #include "ke-cuda-common.cuh"
 #include "ke-cuda-prefill.h"
 
 namespace {
 
-constexpr int TILE = 32;      /* keys per shared-memory tile */
+constexpr int TILE = 32;      /* keys per shared-memory tile (one per lane) */
 constexpr int WARPS = 8;      /* queries per block (same head) */
-constexpr int MAX_HD = 256;
 
 /* Is key position j visible to query position i?  group: image-run id inside the batch
  * (-1 text); keys before the batch are text for this purpose (image runs are complete
@@ -30,15 +29,62 @@ visible (int i, int j, int window, int gi, int gj)
   return window == 0 || j + window > i;
 }
 
+/* PL consecutive bf16 (PL = 1, 2, 4, 8; 16-byte aligned for 8) → f32. */
+template <int PL>
+__device__ __forceinline__ void
+load_bf16 (const uint16_t *p, float *out)
+{
+  if constexpr (PL == 8) {
+    const uint4 w = *reinterpret_cast<const uint4 *> (p);
+    const uint32_t ws[4] = { w.x, w.y, w.z, w.w };
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const float2 f = ke_bf16x2_to_f32x2 (ws[i]);
+      out[2 * i] = f.x;
+      out[2 * i + 1] = f.y;
+    }
+  } else if constexpr (PL == 4) {
+    const uint2 w = *reinterpret_cast<const uint2 *> (p);
+    const float2 f0 = ke_bf16x2_to_f32x2 (w.x), f1 = ke_bf16x2_to_f32x2 (w.y);
+    out[0] = f0.x;
+    out[1] = f0.y;
+    out[2] = f1.x;
+    out[3] = f1.y;
+  } else if constexpr (PL == 2) {
+    const float2 f = ke_bf16x2_to_f32x2 (*reinterpret_cast<const uint32_t *> (p));
+    out[0] = f.x;
+    out[1] = f.y;
+  } else {
+    out[0] = ke_bf16_bits_to_f32 (p[0]);
+  }
+}
+
+/* One step of the transposing reduction over part[0 .. 2·O). */
+template <int O>
+__device__ __forceinline__ void
+butterfly (float *part, int lane)
+{
+  const bool upper = (lane & O) != 0;
+#pragma unroll
+  for (int r = 0; r < O; r++) {
+    const float send = upper ? part[r] : part[r + O];
+    const float keep = upper ? part[r + O] : part[r];
+    part[r] = keep + __shfl_xor_sync (KE_FULL_MASK, send, O);
+  }
+}
+
+/* Lane l owns head dimensions [l·PL, (l+1)·PL) of q and of the output.  Scores: every lane
+ * takes the partial dot of its dimensions with each of the tile's 32 keys, then a
+ * transposing butterfly (31 shuffles) leaves key l's full score in lane l. */
+template <int PL>
 __global__ void __launch_bounds__ (WARPS * 32)
 attn_prefill_kernel (ke_attn_prefill_args a)
 {
-  __shared__ uint32_t ks[TILE][MAX_HD / 2 + 1]; /* bf16 pairs, padded: lane j reads row j */
-  __shared__ uint16_t vs[TILE][MAX_HD];
-  __shared__ float qs[WARPS][MAX_HD];
+  constexpr int HD = 32 * PL, CHUNKS = HD / 8; /* 16-byte chunks per row */
+  __shared__ __align__ (16) uint16_t ks[TILE][HD];
+  __shared__ __align__ (16) uint16_t vs[TILE][HD];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int head = blockIdx.y, kvh = head / (a.n_q / a.n_kv);
-  const int hd = a.head_dim, per_lane = hd / 32, half = hd / 2;
   const int t0 = blockIdx.x * WARPS, t = t0 + warp;
   const bool active = t < a.n_tokens;
   const int i = a.pos0 + t;
@@ -56,59 +102,70 @@ attn_prefill_kernel (ke_attn_prefill_args a)
     }
   }
 
-  if (active)
-    for (int d = lane; d < hd; d += 32)
-      qs[warp][d] = ke_bf16_bits_to_f32 (a.q[((size_t) t * a.n_q + head) * hd + d]) * a.scale;
-  float acc[MAX_HD / 32];
+  float qr[PL], acc[PL];
 #pragma unroll
-  for (int c = 0; c < MAX_HD / 32; c++)
-    acc[c] = 0.0f;
+  for (int c = 0; c < PL; c++)
+    acc[c] = qr[c] = 0.0f;
+  if (active) {
+    load_bf16<PL> (a.q + ((size_t) t * a.n_q + head) * HD + lane * PL, qr);
+#pragma unroll
+    for (int c = 0; c < PL; c++)
+      qr[c] *= a.scale;
+  }
   float m = -INFINITY, l = 0.0f;
 
   for (int base = lo; base <= hi; base += TILE) {
     __syncthreads ();
-    /* Stage keys base .. base + TILE - 1 (bf16). */
-    for (int idx = threadIdx.x; idx < TILE * half; idx += blockDim.x) {
-      const int r = idx / half, c = idx % half, j = base + r;
-      uint32_t kw = 0, vw = 0;
+    /* Stage keys/values base .. base + TILE - 1, 16 bytes per thread and step. */
+    for (int idx = threadIdx.x; idx < TILE * CHUNKS; idx += blockDim.x) {
+      const int r = idx / CHUNKS, c = idx % CHUNKS, j = base + r;
+      uint4 kw = make_uint4 (0, 0, 0, 0), vw = kw;
       if (j <= hi) {
         const uint16_t *kp, *vp;
         if (j >= a.pos0) {
-          const size_t off = ((size_t) kvh * a.n_tokens + (j % a.n_tokens)) * hd;
+          const size_t off = ((size_t) kvh * a.n_tokens + (j % a.n_tokens)) * HD;
           kp = a.k_new + off;
           vp = a.v_new + off;
         } else {
-          const size_t off = ((size_t) kvh * a.capacity + (j % a.capacity)) * hd;
+          const size_t off = ((size_t) kvh * a.capacity + (j % a.capacity)) * HD;
           kp = a.k_cache + off;
           vp = a.v_cache + off;
         }
-        kw = reinterpret_cast<const uint32_t *> (kp)[c];
-        vw = reinterpret_cast<const uint32_t *> (vp)[c];
+        kw = reinterpret_cast<const uint4 *> (kp)[c];
+        vw = reinterpret_cast<const uint4 *> (vp)[c];
       }
-      ks[r][c] = kw;
-      reinterpret_cast<uint32_t *> (vs[r])[c] = vw;
+      reinterpret_cast<uint4 *> (ks[r])[c] = kw;
+      reinterpret_cast<uint4 *> (vs[r])[c] = vw;
     }
     __syncthreads ();
     if (!active)
       continue;
+    float part[TILE];
+#pragma unroll
+    for (int r = 0; r < TILE; r++) {
+      float kf[PL];
+      load_bf16<PL> (&ks[r][lane * PL], kf);
+      float d = 0.0f;
+#pragma unroll
+      for (int c = 0; c < PL; c++)
+        d += qr[c] * kf[c];
+      part[r] = d;
+    }
+    /* After the step with offset o, a lane with bit o set keeps the upper half of the keys
+     * (in its low slots): at the end slot 0 holds key `lane`'s sum over all lanes. */
+    butterfly<16> (part, lane);
+    butterfly<8> (part, lane);
+    butterfly<4> (part, lane);
+    butterfly<2> (part, lane);
+    butterfly<1> (part, lane);
     /* Lane j scores key base + j. */
     const int j = base + lane;
     bool vis = false;
     if (j <= hi) {
-      int gj = -1;
-      if (j >= a.pos0)
-        gj = a.group[j - a.pos0];
+      const int gj = j >= a.pos0 ? a.group[j - a.pos0] : -1;
       vis = visible (i, j, a.window, gi, gj);
     }
-    float s = -INFINITY;
-    if (vis) {
-      float dot = 0.0f;
-      for (int c = 0; c < half; c++) {
-        const float2 kf = ke_bf16x2_to_f32x2 (ks[lane][c]);
-        dot += qs[warp][2 * c] * kf.x + qs[warp][2 * c + 1] * kf.y;
-      }
-      s = dot;
-    }
+    const float s = vis ? part[0] : -INFINITY;
     const float tile_max = ke_warp_max (s);
     if (tile_max == -INFINITY)
       continue;
@@ -117,27 +174,28 @@ attn_prefill_kernel (ke_attn_prefill_args a)
     const float p = vis ? __expf (s - m_new) : 0.0f;
     l = l * corr + ke_warp_sum (p);
 #pragma unroll
-    for (int c = 0; c < MAX_HD / 32; c++)
+    for (int c = 0; c < PL; c++)
       acc[c] *= corr;
+#pragma unroll 4
     for (int r = 0; r < TILE; r++) {
       const float pr = __shfl_sync (KE_FULL_MASK, p, r);
-      if (pr == 0.0f)
+      if (pr == 0.0f) /* the same in every lane */
         continue;
+      float vf[PL];
+      load_bf16<PL> (&vs[r][lane * PL], vf);
 #pragma unroll
-      for (int c = 0; c < MAX_HD / 32; c++)
-        if (c < per_lane)
-          acc[c] += pr * ke_bf16_bits_to_f32 (vs[r][lane * per_lane + c]);
+      for (int c = 0; c < PL; c++)
+        acc[c] += pr * vf[c];
     }
     m = m_new;
   }
   if (!active)
     return;
   const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-  uint16_t *o = a.o + ((size_t) t * a.n_q + head) * hd + lane * per_lane;
+  uint16_t *o = a.o + ((size_t) t * a.n_q + head) * HD + lane * PL;
 #pragma unroll
-  for (int c = 0; c < MAX_HD / 32; c++)
-    if (c < per_lane)
-      o[c] = ke_f32_to_bf16_bits (acc[c] * inv);
+  for (int c = 0; c < PL; c++)
+    o[c] = ke_f32_to_bf16_bits (acc[c] * inv);
 }
 
 /* cache[kvh][(pos0 + t) % cap] = new[kvh][(pos0 + t) % n] for the last min(n, cap) tokens. */
@@ -189,13 +247,19 @@ extern "C" bool
 ke_cuda_attn_prefill (const ke_attn_prefill_args *a, void *stream, ke_error **error)
 {
   if (!a || a->n_tokens <= 0 || a->n_q <= 0 || a->n_kv <= 0 || a->n_q % a->n_kv ||
-      a->head_dim <= 0 || a->head_dim % 32 || a->head_dim > MAX_HD || a->capacity <= 0 ||
-      a->pos0 < 0 || a->window < 0)
-    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
-                         "Prefill attention: unsupported shape (head_dim a multiple of 32, at "
-                         "most %d).", MAX_HD);
+      a->capacity <= 0 || a->pos0 < 0 || a->window < 0)
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "Prefill attention: bad arguments.");
   dim3 grid ((a->n_tokens + WARPS - 1) / WARPS, a->n_q);
-  attn_prefill_kernel<<<grid, WARPS * 32, 0, (cudaStream_t) stream>>> (*a);
+  cudaStream_t s = (cudaStream_t) stream;
+  switch (a->head_dim) {
+  case 32: attn_prefill_kernel<1><<<grid, WARPS * 32, 0, s>>> (*a); break;
+  case 64: attn_prefill_kernel<2><<<grid, WARPS * 32, 0, s>>> (*a); break;
+  case 128: attn_prefill_kernel<4><<<grid, WARPS * 32, 0, s>>> (*a); break;
+  case 256: attn_prefill_kernel<8><<<grid, WARPS * 32, 0, s>>> (*a); break;
+  default:
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
+                         "Prefill attention: head_dim %d is not 32, 64, 128 or 256.", a->head_dim);
+  }
   return KE_LAUNCH_CHECK (error);
 }
 

@@ -23,8 +23,8 @@ extern "C" {
  * ke_cuda_qk_norm_rope writes them with capacity n_tokens).  Mask as ke-backend.h: j <= i
  * (and j > i - window when window > 0), or i and j in the same image run of this batch.
  * group [n_tokens]: image index or -1; group_start/group_len [n_images]: each run's first
- * batch index and length.  q, o: bf16 [n_tokens, n_q, head_dim]; head_dim a multiple of 32,
- * at most 256; f32 math; scale multiplies q·k. */
+ * batch index and length.  q, o: bf16 [n_tokens, n_q, head_dim]; head_dim 32, 64, 128 or
+ * 256; f32 math; scale multiplies q·k. */
 typedef struct ke_attn_prefill_args {
   const uint16_t *q;
   const uint16_t *k_cache, *v_cache;
