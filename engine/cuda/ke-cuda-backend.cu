@@ -599,7 +599,9 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
   cb->base.max_batch = KE_CUDA_MAX_BATCH;
   snprintf (cb->base.device_name, sizeof cb->base.device_name, "%s", name);
   cb->device = device;
-  cb->act_quant = !(options && options->skip_act_quant);
+  /* cuBLASLt's FP8 GEMMs need compute capability 8.9: older GPUs prefill with the W8A16
+   * GEMV (correct, slower). */
+  cb->act_quant = !(options && options->skip_act_quant) && major * 10 + minor >= 89;
   cb->H = (int) tc->hidden_size;
   cb->I = (int) tc->intermediate_size;
   cb->nq = (int) tc->num_attention_heads;
