@@ -58,10 +58,10 @@ kestrel_attachment_strip_add (KestrelAttachmentStrip *self,
   g_return_if_fail (KESTREL_IS_ATTACHMENT_STRIP (self));
   g_return_if_fail (image != NULL);
 
-  texture = kestrel_image_create_texture (image);
-  picture = gtk_picture_new_for_paintable (GDK_PAINTABLE (texture));
-  gtk_picture_set_content_fit (GTK_PICTURE (picture), GTK_CONTENT_FIT_COVER);
-  gtk_widget_set_size_request (picture, THUMBNAIL_SIZE, THUMBNAIL_SIZE);
+  /* twice the size, for scaled displays; a square GtkImage keeps the natural size fixed */
+  texture = kestrel_image_create_thumbnail (image, 2 * THUMBNAIL_SIZE);
+  picture = gtk_image_new_from_paintable (GDK_PAINTABLE (texture));
+  gtk_image_set_pixel_size (GTK_IMAGE (picture), THUMBNAIL_SIZE);
   gtk_widget_set_overflow (picture, GTK_OVERFLOW_HIDDEN);
   gtk_widget_add_css_class (picture, "thumbnail");
   label = g_strdup_printf (_("Attached image, %u × %u pixels"),

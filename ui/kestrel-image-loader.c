@@ -279,3 +279,32 @@ kestrel_image_create_texture (KestrelImage *image)
                                  kestrel_image_get_pixels (image),
                                  kestrel_image_get_stride (image));
 }
+
+GdkTexture *
+kestrel_image_create_thumbnail (KestrelImage *image,
+                                int           size)
+{
+  g_autoptr(GdkPixbuf) pixbuf = NULL;
+  g_autoptr(GdkPixbuf) square = NULL;
+  g_autoptr(GdkPixbuf) scaled = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  int width, height, side;
+
+  g_return_val_if_fail (image != NULL, NULL);
+  g_return_val_if_fail (size > 0, NULL);
+
+  width = (int) kestrel_image_get_width (image);
+  height = (int) kestrel_image_get_height (image);
+  side = MIN (width, height);
+  pixbuf = gdk_pixbuf_new_from_bytes (kestrel_image_get_pixels (image), GDK_COLORSPACE_RGB,
+                                      kestrel_image_get_channels (image) == 4, 8, width, height,
+                                      (int) kestrel_image_get_stride (image));
+  square = gdk_pixbuf_new_subpixbuf (pixbuf, (width - side) / 2, (height - side) / 2, side, side);
+  scaled = gdk_pixbuf_scale_simple (square, size, size, GDK_INTERP_BILINEAR);
+  bytes = gdk_pixbuf_read_pixel_bytes (scaled);
+
+  return gdk_memory_texture_new (size, size,
+                                 gdk_pixbuf_get_has_alpha (scaled) ? GDK_MEMORY_R8G8B8A8
+                                                                   : GDK_MEMORY_R8G8B8,
+                                 bytes, gdk_pixbuf_get_rowstride (scaled));
+}

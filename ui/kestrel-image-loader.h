@@ -47,5 +47,8 @@ KestrelImage *kestrel_image_load_file_finish     (GAsyncResult         *result,
                                                   GError              **error);
 /* A texture of the image's pixels, for thumbnails. */
 GdkTexture   *kestrel_image_create_texture       (KestrelImage         *image);
+/* A square thumbnail, `size` pixels wide, cropped from the image's centre. */
+GdkTexture   *kestrel_image_create_thumbnail     (KestrelImage         *image,
+                                                  int                   size);
 
 G_END_DECLS

@@ -161,7 +161,9 @@ render_table (KestrelMarkdownView *self,
           KestrelMdNode *cell = g_ptr_array_index (row->children, c);
           GtkWidget *label = text_label (self, cell);
 
+          /* cells do not wrap: a wide table scrolls sideways instead */
           gtk_label_set_selectable (GTK_LABEL (label), FALSE);
+          gtk_label_set_wrap (GTK_LABEL (label), FALSE);
           gtk_label_set_xalign (GTK_LABEL (label),
                                 cell->align == 1 ? 0.5f : cell->align == 2 ? 1.0f : 0.0f);
           gtk_widget_set_hexpand (label, TRUE);

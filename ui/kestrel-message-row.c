@@ -53,13 +53,13 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void
-thumbnail_clicked_cb (GtkButton *button,
-                      GtkWidget *picture)
+thumbnail_clicked_cb (GtkButton    *button,
+                      KestrelImage *image)
 {
-  GdkPaintable *paintable = gtk_picture_get_paintable (GTK_PICTURE (picture));
+  g_autoptr(GdkTexture) texture = kestrel_image_create_texture (image);
   AdwDialog *dialog = adw_dialog_new ();
   GtkWidget *view = adw_toolbar_view_new ();
-  GtkWidget *full = gtk_picture_new_for_paintable (paintable);
+  GtkWidget *full = gtk_picture_new_for_paintable (GDK_PAINTABLE (texture));
 
   adw_dialog_set_title (dialog, _("Image"));
   adw_dialog_set_content_width (dialog, 900);
@@ -89,19 +89,20 @@ rebuild_images (KestrelMessageRow *self)
 
   for (guint i = 0; i < images->len; i++)
     {
-      g_autoptr(GdkTexture) texture = kestrel_image_create_texture (g_ptr_array_index (images, i));
-      GtkWidget *picture = gtk_picture_new_for_paintable (GDK_PAINTABLE (texture));
+      KestrelImage *image = g_ptr_array_index (images, i);
+      g_autoptr(GdkTexture) texture = kestrel_image_create_thumbnail (image, 2 * THUMBNAIL_SIZE);
+      GtkWidget *picture = gtk_image_new_from_paintable (GDK_PAINTABLE (texture));
       GtkWidget *button = gtk_button_new ();
 
-      gtk_picture_set_content_fit (GTK_PICTURE (picture), GTK_CONTENT_FIT_COVER);
-      gtk_widget_set_size_request (picture, THUMBNAIL_SIZE, THUMBNAIL_SIZE);
+      gtk_image_set_pixel_size (GTK_IMAGE (picture), THUMBNAIL_SIZE);
       gtk_button_set_child (GTK_BUTTON (button), picture);
       gtk_widget_add_css_class (button, "thumbnail-button");
       gtk_widget_set_overflow (button, GTK_OVERFLOW_HIDDEN);
       gtk_widget_set_tooltip_text (button, _("View Image"));
       gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                       _("View Attached Image"), -1);
-      g_signal_connect (button, "clicked", G_CALLBACK (thumbnail_clicked_cb), picture);
+      g_signal_connect_data (button, "clicked", G_CALLBACK (thumbnail_clicked_cb),
+                             kestrel_image_ref (image), (GClosureNotify) kestrel_image_unref, 0);
       gtk_box_append (self->images_box, button);
     }
 }
