@@ -1,0 +1,496 @@
+/* test-composer.c — KestrelComposer and KestrelChatPage: keys, paste, drops, image safety.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Drops go through the page's real GtkDropTarget ("drop" with a GdkFileList, a GFile or a
+ * GdkTexture value); paste through the text view's "paste-clipboard" with a texture on the
+ * clipboard; keys through the composer's key controller.
+ */
+#include "config.h"
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <glib/gstdio.h>
+
+#include "kestrel-chat-page.h"
+#include "kestrel-composer.h"
+#include "kestrel-image-loader.h"
+#include "ui-test-util.h"
+
+typedef struct
+{
+  GtkWindow       *window;
+  KestrelChatPage *page;
+  KestrelComposer *composer;
+  GtkTextView     *text_view;
+  char            *tmpdir;
+  guint            n_sent;
+  char            *sent_text;
+  GPtrArray       *sent_images;
+  guint            n_cancel;
+  GPtrArray       *errors;
+} Fixture;
+
+static void
+send_cb (KestrelComposer *composer,
+         const char      *text,
+         GPtrArray       *images,
+         Fixture         *f)
+{
+  f->n_sent++;
+  g_free (f->sent_text);
+  f->sent_text = g_strdup (text);
+  g_clear_pointer (&f->sent_images, g_ptr_array_unref);
+  f->sent_images = g_ptr_array_ref (images);
+}
+
+static void
+cancel_cb (KestrelComposer *composer,
+           Fixture         *f)
+{
+  f->n_cancel++;
+}
+
+static void
+error_cb (KestrelComposer *composer,
+          const char      *message,
+          Fixture         *f)
+{
+  g_ptr_array_add (f->errors, g_strdup (message));
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  f->page = KESTREL_CHAT_PAGE (kestrel_chat_page_new ());
+  f->composer = kestrel_chat_page_get_composer (f->page);
+  f->text_view = find_descendant (GTK_WIDGET (f->composer), GTK_TYPE_TEXT_VIEW);
+  f->errors = g_ptr_array_new_with_free_func (g_free);
+  f->tmpdir = g_dir_make_tmp ("kestrel-composer-XXXXXX", NULL);
+  g_signal_connect (f->composer, "send", G_CALLBACK (send_cb), f);
+  g_signal_connect (f->composer, "cancel", G_CALLBACK (cancel_cb), f);
+  g_signal_connect (f->composer, "attachment-error", G_CALLBACK (error_cb), f);
+  f->window = present_in_window (GTK_WIDGET (f->page), 800, 600);
+}
+
+static void
+remove_dir (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  gtk_window_destroy (f->window);
+  iterate_for (50);
+  remove_dir (f->tmpdir);
+  g_free (f->tmpdir);
+  g_free (f->sent_text);
+  g_clear_pointer (&f->sent_images, g_ptr_array_unref);
+  g_ptr_array_unref (f->errors);
+}
+
+static gboolean
+press_key (Fixture         *f,
+           guint            keyval,
+           GdkModifierType  state)
+{
+  GtkEventController *keys = find_controller (GTK_WIDGET (f->text_view), "kestrel-composer-keys");
+  gboolean handled = FALSE;
+
+  g_assert_nonnull (keys);
+  g_signal_emit_by_name (keys, "key-pressed", keyval, 0, state, &handled);
+  return handled;
+}
+
+static char *
+write_png (Fixture    *f,
+           const char *name,
+           int         width,
+           int         height,
+           gboolean    alpha)
+{
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, alpha, 8, width, height);
+  char *path = g_build_filename (f->tmpdir, name, NULL);
+
+  gdk_pixbuf_fill (pixbuf, 0x3366ccff);
+  g_assert_true (gdk_pixbuf_save (pixbuf, path, "png", NULL, NULL));
+  return path;
+}
+
+static gboolean
+no_pending (gpointer data)
+{
+  return kestrel_composer_get_n_pending (data) == 0;
+}
+
+static void
+wait_for_loads (Fixture *f)
+{
+  g_assert_true (iterate_until (no_pending, f->composer, 20));
+}
+
+static gboolean
+drop_value (Fixture      *f,
+            const GValue *value)
+{
+  GtkDropTarget *target = kestrel_chat_page_get_drop_target (f->page);
+  gboolean accepted = FALSE;
+
+  g_signal_emit_by_name (target, "drop", value, 20.0, 20.0, &accepted);
+  return accepted;
+}
+
+static void
+test_enter_sends (Fixture       *f,
+                  gconstpointer  data)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (f->text_view);
+
+  /* Enter on an empty composer sends nothing */
+  g_assert_true (press_key (f, GDK_KEY_Return, 0));
+  g_assert_cmpuint (f->n_sent, ==, 0);
+
+  gtk_text_buffer_set_text (buffer, "Hello", -1);
+  g_assert_true (press_key (f, GDK_KEY_Return, GDK_SHIFT_MASK));
+  gtk_text_buffer_insert_at_cursor (buffer, "world", -1);
+  g_assert_cmpuint (f->n_sent, ==, 0);
+  {
+    g_autofree char *text = kestrel_composer_dup_text (f->composer);
+    g_assert_cmpstr (text, ==, "Hello\nworld");
+  }
+
+  g_assert_true (press_key (f, GDK_KEY_KP_Enter, 0));
+  g_assert_cmpuint (f->n_sent, ==, 1);
+  g_assert_cmpstr (f->sent_text, ==, "Hello\nworld");
+  g_assert_cmpuint (f->sent_images->len, ==, 0);
+  g_assert_cmpint (gtk_text_buffer_get_char_count (buffer), ==, 0);
+
+  /* other keys go to the text view */
+  g_assert_false (press_key (f, GDK_KEY_a, 0));
+}
+
+static void
+test_cancel (Fixture       *f,
+             gconstpointer  data)
+{
+  /* Escape does nothing while idle */
+  g_assert_false (press_key (f, GDK_KEY_Escape, 0));
+  g_assert_cmpuint (f->n_cancel, ==, 0);
+
+  kestrel_composer_set_busy (f->composer, TRUE);
+  /* while busy, Enter does not send */
+  kestrel_composer_set_text (f->composer, "next question");
+  g_assert_true (press_key (f, GDK_KEY_Return, 0));
+  g_assert_cmpuint (f->n_sent, ==, 0);
+
+  g_assert_true (press_key (f, GDK_KEY_Escape, 0));
+  g_assert_cmpuint (f->n_cancel, ==, 1);
+
+  {
+    GtkStack *stack = find_descendant (GTK_WIDGET (f->composer), GTK_TYPE_STACK);
+    GtkWidget *visible = gtk_stack_get_visible_child (stack);
+
+    g_assert_cmpstr (gtk_button_get_icon_name (GTK_BUTTON (visible)), ==, "media-playback-stop-symbolic");
+    g_signal_emit_by_name (visible, "clicked");
+    g_assert_cmpuint (f->n_cancel, ==, 2);
+  }
+
+  kestrel_composer_set_busy (f->composer, FALSE);
+  g_assert_true (press_key (f, GDK_KEY_Return, 0));
+  g_assert_cmpuint (f->n_sent, ==, 1);
+  g_assert_cmpstr (f->sent_text, ==, "next question");
+}
+
+static void
+test_drop_file_list (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *png = write_png (f, "blue.png", 40, 30, FALSE);
+  g_autofree char *text = g_build_filename (f->tmpdir, "notes.txt", NULL);
+  g_autofree char *missing = g_build_filename (f->tmpdir, "missing.png", NULL);
+  GFile *files[3];
+  g_auto(GValue) value = G_VALUE_INIT;
+  KestrelImage *image;
+
+  g_assert_true (g_file_set_contents (text, "just some text, not an image\n", -1, NULL));
+  files[0] = g_file_new_for_path (png);
+  files[1] = g_file_new_for_path (text);
+  files[2] = g_file_new_for_path (missing);
+
+  g_value_init (&value, GDK_TYPE_FILE_LIST);
+  g_value_take_boxed (&value, gdk_file_list_new_from_array (files, 3));
+  g_assert_true (drop_value (f, &value));
+  wait_for_loads (f);
+
+  /* the image is attached; the text file and the missing file are refused with a message */
+  g_assert_cmpuint (kestrel_composer_get_n_attachments (f->composer), ==, 1);
+  g_assert_cmpuint (f->errors->len, ==, 2);
+  for (guint i = 0; i < f->errors->len; i++)
+    g_assert_true (strstr (g_ptr_array_index (f->errors, i), "notes.txt") != NULL ||
+                   strstr (g_ptr_array_index (f->errors, i), "missing.png") != NULL);
+
+  /* a single GFile works too */
+  {
+    g_auto(GValue) single = G_VALUE_INIT;
+
+    g_value_init (&single, G_TYPE_FILE);
+    g_value_set_object (&single, files[0]);
+    g_assert_true (drop_value (f, &single));
+    wait_for_loads (f);
+    g_assert_cmpuint (kestrel_composer_get_n_attachments (f->composer), ==, 2);
+  }
+
+  /* sending hands over RGB pixels of the right size and clears the strip */
+  g_assert_true (press_key (f, GDK_KEY_Return, 0));
+  g_assert_cmpuint (f->n_sent, ==, 1);
+  g_assert_cmpstr (f->sent_text, ==, "");
+  g_assert_cmpuint (f->sent_images->len, ==, 2);
+  image = g_ptr_array_index (f->sent_images, 0);
+  g_assert_cmpuint (kestrel_image_get_width (image), ==, 40);
+  g_assert_cmpuint (kestrel_image_get_height (image), ==, 30);
+  g_assert_cmpuint (kestrel_image_get_channels (image), ==, 3);
+  g_assert_cmpuint (((const guint8 *) g_bytes_get_data (kestrel_image_get_pixels (image), NULL))[2], ==, 0xcc);
+  g_assert_cmpuint (kestrel_composer_get_n_attachments (f->composer), ==, 0);
+
+  for (guint i = 0; i < 3; i++)
+    g_object_unref (files[i]);
+}
+
+static GdkTexture *
+make_texture (int width,
+              int height)
+{
+  gsize size = (gsize) width * height * 4;
+  guint8 *pixels = g_malloc (size);
+
+  for (gsize i = 0; i < size; i += 4)
+    {
+      pixels[i] = 200; pixels[i + 1] = 100; pixels[i + 2] = 50; pixels[i + 3] = 255;
+    }
+  return gdk_memory_texture_new (width, height, GDK_MEMORY_R8G8B8A8,
+                                 g_bytes_new_take (pixels, size), (gsize) width * 4);
+}
+
+static void
+test_drop_texture (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GdkTexture) texture = make_texture (3000, 1500);
+  g_auto(GValue) value = G_VALUE_INIT;
+  g_auto(GValue) other = G_VALUE_INIT;
+  KestrelImage *image;
+
+  g_value_init (&value, GDK_TYPE_TEXTURE);
+  g_value_set_object (&value, texture);
+  g_assert_true (drop_value (f, &value));
+  g_assert_cmpuint (kestrel_composer_get_n_attachments (f->composer), ==, 1);
+
+  /* a value of another type is refused */
+  g_value_init (&other, G_TYPE_STRING);
+  g_value_set_string (&other, "text");
+  g_assert_false (kestrel_composer_add_value (f->composer, &other));
+
+  kestrel_composer_set_text (f->composer, "what is this?");
+  g_assert_true (press_key (f, GDK_KEY_Return, 0));
+  image = g_ptr_array_index (f->sent_images, 0);
+  /* downscaled to 2048 on the long side */
+  g_assert_cmpuint (kestrel_image_get_width (image), ==, 2048);
+  g_assert_cmpuint (kestrel_image_get_height (image), ==, 1024);
+  g_assert_cmpuint (kestrel_image_get_channels (image), ==, 4);
+}
+
+static gboolean
+has_one_attachment (gpointer data)
+{
+  return kestrel_composer_get_n_attachments (data) == 1;
+}
+
+static void
+test_paste_texture (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(GdkTexture) texture = make_texture (64, 48);
+  GdkClipboard *clipboard = gtk_widget_get_clipboard (GTK_WIDGET (f->text_view));
+
+  gdk_clipboard_set_texture (clipboard, texture);
+  g_signal_emit_by_name (f->text_view, "paste-clipboard");
+  g_assert_true (iterate_until (has_one_attachment, f->composer, 10));
+  /* the image did not end up as text */
+  {
+    g_autofree char *text = kestrel_composer_dup_text (f->composer);
+    g_assert_cmpstr (text, ==, "");
+  }
+
+  /* plain text still pastes as text */
+  gdk_clipboard_set_text (clipboard, "pasted words");
+  g_signal_emit_by_name (f->text_view, "paste-clipboard");
+  iterate_for (200);
+  {
+    g_autofree char *text = kestrel_composer_dup_text (f->composer);
+    g_assert_cmpstr (text, ==, "pasted words");
+  }
+  g_assert_cmpuint (kestrel_composer_get_n_attachments (f->composer), ==, 1);
+}
+
+/* ---- image loader: limits, orientation ------------------------------------------------ */
+
+static guint32
+crc32_of (const guint8 *data,
+          gsize         len)
+{
+  guint32 crc = 0xffffffff;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      crc ^= data[i];
+      for (int k = 0; k < 8; k++)
+        crc = (crc >> 1) ^ (0xedb88320 & -(crc & 1));
+    }
+  return ~crc;
+}
+
+static void
+append_chunk (GByteArray   *png,
+              const char   *type,
+              const guint8 *data,
+              guint32       len)
+{
+  guint8 be[4] = { len >> 24, len >> 16, len >> 8, len };
+  g_autoptr(GByteArray) crc_input = g_byte_array_new ();
+  guint32 crc;
+
+  g_byte_array_append (png, be, 4);
+  g_byte_array_append (crc_input, (const guint8 *) type, 4);
+  g_byte_array_append (crc_input, data, len);
+  g_byte_array_append (png, crc_input->data, crc_input->len);
+  crc = crc32_of (crc_input->data, crc_input->len);
+  be[0] = crc >> 24; be[1] = crc >> 16; be[2] = crc >> 8; be[3] = crc;
+  g_byte_array_append (png, be, 4);
+}
+
+/* A PNG header that claims width × height pixels, followed by a few bytes of data: a
+ * decompression bomb needs only its header to be refused. */
+static GBytes *
+bomb_png (guint32 width,
+          guint32 height)
+{
+  static const guint8 signature[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  guint8 ihdr[13] = { width >> 24, width >> 16, width >> 8, width,
+                      height >> 24, height >> 16, height >> 8, height,
+                      8, 2, 0, 0, 0 };
+  static const guint8 idat[] = { 0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01 };
+  GByteArray *png = g_byte_array_new ();
+
+  g_byte_array_append (png, signature, sizeof signature);
+  append_chunk (png, "IHDR", ihdr, sizeof ihdr);
+  append_chunk (png, "IDAT", idat, sizeof idat);
+  append_chunk (png, "IEND", NULL, 0);
+  return g_byte_array_free_to_bytes (png);
+}
+
+static void
+test_image_limits (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bomb = bomb_png (100000, 100000);
+  g_autoptr(GBytes) wide = bomb_png (20000, 10);
+  g_autoptr(GBytes) garbage = g_bytes_new_static ("GIF89a\x01\x00", 8);
+  g_autoptr(GdkPixbuf) big = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 4100, 1000);
+  g_autofree char *encoded = NULL;
+  gsize encoded_len;
+  g_autoptr(GBytes) big_bytes = NULL;
+  g_autoptr(KestrelImage) image = NULL;
+
+  g_assert_null (kestrel_image_load_bytes (bomb, "bomb.png", &error));
+  g_assert_error (error, KESTREL_IMAGE_ERROR, KESTREL_IMAGE_ERROR_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, "100000"));
+  g_clear_error (&error);
+
+  g_assert_null (kestrel_image_load_bytes (wide, "wide.png", &error));
+  g_assert_error (error, KESTREL_IMAGE_ERROR, KESTREL_IMAGE_ERROR_TOO_LARGE);
+  g_clear_error (&error);
+
+  g_assert_null (kestrel_image_load_bytes (garbage, "broken.gif", &error));
+  g_assert_error (error, KESTREL_IMAGE_ERROR, KESTREL_IMAGE_ERROR_NOT_IMAGE);
+  g_clear_error (&error);
+
+  /* large but allowed: decoded at 2048 on the long side */
+  gdk_pixbuf_fill (big, 0x808080ff);
+  g_assert_true (gdk_pixbuf_save_to_buffer (big, &encoded, &encoded_len, "png", NULL, NULL));
+  big_bytes = g_bytes_new_take (g_steal_pointer (&encoded), encoded_len);
+  image = kestrel_image_load_bytes (big_bytes, "big.png", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (kestrel_image_get_width (image), ==, 2048);
+  g_assert_cmpuint (kestrel_image_get_height (image), ==, 499);
+}
+
+/* A JPEG with an EXIF APP1 segment whose orientation is 6 (rotate 90° clockwise). */
+static GBytes *
+rotated_jpeg (int width,
+              int height)
+{
+  static const guint8 app1[] = {
+    0xff, 0xe1, 0x00, 0x22,                          /* APP1, length 34 */
+    'E', 'x', 'i', 'f', 0, 0,
+    'M', 'M', 0x00, 0x2a, 0x00, 0x00, 0x00, 0x08,    /* big-endian TIFF, IFD at 8 */
+    0x00, 0x01,                                      /* one entry */
+    0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,  /* Orientation, SHORT, 1 */
+    0x00, 0x06, 0x00, 0x00,                          /* value 6 */
+    0x00, 0x00, 0x00, 0x00,                          /* no next IFD */
+  };
+  g_autoptr(GdkPixbuf) pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, width, height);
+  g_autofree char *jpeg = NULL;
+  gsize len;
+  GByteArray *out = g_byte_array_new ();
+
+  gdk_pixbuf_fill (pixbuf, 0xff0000ff);
+  g_assert_true (gdk_pixbuf_save_to_buffer (pixbuf, &jpeg, &len, "jpeg", NULL, NULL));
+  g_assert_cmpuint ((guint8) jpeg[0], ==, 0xff);
+  g_assert_cmpuint ((guint8) jpeg[1], ==, 0xd8);
+  /* SOI, then our APP1, then the rest */
+  g_byte_array_append (out, (const guint8 *) jpeg, 2);
+  g_byte_array_append (out, app1, sizeof app1);
+  g_byte_array_append (out, (const guint8 *) jpeg + 2, len - 2);
+  return g_byte_array_free_to_bytes (out);
+}
+
+static void
+test_image_orientation (void)
+{
+  g_autoptr(GBytes) jpeg = rotated_jpeg (40, 20);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(KestrelImage) image = kestrel_image_load_bytes (jpeg, "photo.jpg", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (kestrel_image_get_width (image), ==, 20);
+  g_assert_cmpuint (kestrel_image_get_height (image), ==, 40);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  g_test_add ("/kestrel/composer/enter-sends", Fixture, NULL, fixture_set_up, test_enter_sends, fixture_tear_down);
+  g_test_add ("/kestrel/composer/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
+  g_test_add ("/kestrel/composer/drop-file-list", Fixture, NULL, fixture_set_up, test_drop_file_list, fixture_tear_down);
+  g_test_add ("/kestrel/composer/drop-texture", Fixture, NULL, fixture_set_up, test_drop_texture, fixture_tear_down);
+  g_test_add ("/kestrel/composer/paste-texture", Fixture, NULL, fixture_set_up, test_paste_texture, fixture_tear_down);
+  g_test_add_func ("/kestrel/image-loader/limits", test_image_limits);
+  g_test_add_func ("/kestrel/image-loader/orientation", test_image_orientation);
+
+  return g_test_run ();
+}
