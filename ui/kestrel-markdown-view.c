@@ -141,50 +141,46 @@ render_list (KestrelMarkdownView *self,
   return list;
 }
 
+/* Rows of equal-width cells (boxes, not a GtkGrid: a grid of wrapping labels gets measured
+ * below its minimum height inside the list).  No horizontal scroller either, since it would
+ * catch the chat's wheel scrolling; cells wrap instead. */
 static GtkWidget *
 render_table (KestrelMarkdownView *self,
               KestrelMdNode       *node)
 {
-  GtkWidget *grid = gtk_grid_new ();
-  GtkWidget *scroller = gtk_scrolled_window_new ();
+  GtkWidget *table = block_box (GTK_ORIENTATION_VERTICAL, 0, "markdown-table");
 
-  gtk_widget_add_css_class (grid, "markdown-table");
-  gtk_accessible_update_property (GTK_ACCESSIBLE (grid), GTK_ACCESSIBLE_PROPERTY_LABEL,
+  gtk_widget_add_css_class (table, "card");
+  gtk_widget_set_overflow (table, GTK_OVERFLOW_HIDDEN);
+  gtk_widget_set_halign (table, GTK_ALIGN_START);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (table), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("Table"), -1);
 
   for (guint r = 0; r < node->children->len; r++)
     {
       KestrelMdNode *row = g_ptr_array_index (node->children, r);
+      GtkWidget *row_box = block_box (GTK_ORIENTATION_HORIZONTAL, 0, row->header ? "header" : NULL);
+
+      gtk_box_set_homogeneous (GTK_BOX (row_box), TRUE);
+      if (r % 2 == 0 && r > 0)
+        gtk_widget_add_css_class (row_box, "even");
 
       for (guint c = 0; c < row->children->len; c++)
         {
           KestrelMdNode *cell = g_ptr_array_index (row->children, c);
           GtkWidget *label = text_label (self, cell);
 
-          /* cells do not wrap: a wide table scrolls sideways instead */
           gtk_label_set_selectable (GTK_LABEL (label), FALSE);
-          gtk_label_set_wrap (GTK_LABEL (label), FALSE);
           gtk_label_set_xalign (GTK_LABEL (label),
                                 cell->align == 1 ? 0.5f : cell->align == 2 ? 1.0f : 0.0f);
-          gtk_widget_set_hexpand (label, TRUE);
           gtk_widget_add_css_class (label, cell->header ? "heading" : "cell");
-          if (r % 2 == 0 && r > 0)
-            gtk_widget_add_css_class (label, "even");
-          gtk_grid_attach (GTK_GRID (grid), label, (int) c, (int) r, 1, 1);
+          gtk_box_append (GTK_BOX (row_box), label);
         }
+
+      gtk_box_append (GTK_BOX (table), row_box);
     }
 
-  /* wide tables scroll sideways instead of widening the whole chat */
-  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroller),
-                                  GTK_POLICY_AUTOMATIC, GTK_POLICY_NEVER);
-  gtk_scrolled_window_set_propagate_natural_height (GTK_SCROLLED_WINDOW (scroller), TRUE);
-  gtk_scrolled_window_set_propagate_natural_width (GTK_SCROLLED_WINDOW (scroller), TRUE);
-  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroller), grid);
-  gtk_widget_set_halign (scroller, GTK_ALIGN_START);
-  gtk_widget_add_css_class (scroller, "card");
-  gtk_widget_set_overflow (scroller, GTK_OVERFLOW_HIDDEN);
-
-  return scroller;
+  return table;
 }
 
 static GtkWidget *

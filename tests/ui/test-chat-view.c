@@ -23,7 +23,8 @@ make_conversation (guint n)
       if (i % 2 == 0)
         text = g_strdup_printf ("Question number %u?", i / 2);
       else
-        text = g_strdup_printf ("Answer **%u**: a paragraph.\n\n- one\n- two\n\n```c\nint x = %u;\n```\n",
+        text = g_strdup_printf ("Answer **%u**: a paragraph.\n\n- one\n- two\n\n```c\nint x = %u;\n```\n\n"
+                                "| a | wider column |\n|---|---|\n| 1 | some longer text that wraps |\n",
                                 i / 2, i);
       message = kestrel_chat_message_new (i % 2 == 0 ? KESTREL_ROLE_USER : KESTREL_ROLE_MODEL, text);
       g_list_store_append (store, message);

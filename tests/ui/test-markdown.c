@@ -82,7 +82,7 @@ test_markdown_constructs (void)
   g_autofree char *clicked = NULL;
   GtkWidget *block, *item_body;
   const char *markup;
-  GtkGrid *grid;
+  GtkWidget *table;
   KestrelCodeBlock *code;
   g_autofree char *code_text = NULL;
   gboolean handled = FALSE;
@@ -134,13 +134,18 @@ test_markdown_constructs (void)
   g_assert_true (gtk_widget_has_css_class (block, "markdown-quote"));
   g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (nth_child (block, 0))), "<i>text</i>"));
 
-  /* a table is a grid: 3 rows × 2 columns, header bold, alignment from the delimiter row */
-  grid = find_descendant_full (nth_child (view, 6), GTK_TYPE_GRID, "markdown-table");
-  g_assert_nonnull (grid);
-  g_assert_cmpuint (n_children (GTK_WIDGET (grid)), ==, 6);
-  g_assert_true (gtk_widget_has_css_class (gtk_grid_get_child_at (grid, 0, 0), "heading"));
-  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (gtk_grid_get_child_at (grid, 0, 2))), ==, "b<c");
-  g_assert_cmpfloat (gtk_label_get_xalign (GTK_LABEL (gtk_grid_get_child_at (grid, 1, 1))), ==, 1.0);
+  /* a table: 3 rows of 2 equal-width cells, header bold, alignment from the delimiter row */
+  table = nth_child (view, 6);
+  g_assert_true (gtk_widget_has_css_class (table, "markdown-table"));
+  g_assert_cmpuint (n_children (table), ==, 3);
+  for (guint r = 0; r < 3; r++)
+    {
+      g_assert_cmpuint (n_children (nth_child (table, r)), ==, 2);
+      g_assert_true (gtk_box_get_homogeneous (GTK_BOX (nth_child (table, r))));
+    }
+  g_assert_true (gtk_widget_has_css_class (nth_child (nth_child (table, 0), 0), "heading"));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (nth_child (nth_child (table, 2), 0))), ==, "b<c");
+  g_assert_cmpfloat (gtk_label_get_xalign (GTK_LABEL (nth_child (nth_child (table, 1), 1))), ==, 1.0);
 
   /* fenced code: a GtkSourceView with the fence's language */
   code = KESTREL_CODE_BLOCK (nth_child (view, 7));
