@@ -21,6 +21,7 @@ struct _KestrelMessageRow
 
   KestrelChatMessage   *message;
   gulong                notify_id;
+  guint                 render_tick_id;
   KestrelMessageStatus  last_status;
 
   GtkBox               *images_box;
@@ -192,19 +193,58 @@ update_footer (KestrelMessageRow *self)
 }
 
 static void
+render_text (KestrelMessageRow *self)
+{
+  if (kestrel_chat_message_get_role (self->message) == KESTREL_ROLE_USER)
+    gtk_label_set_label (self->user_label, kestrel_chat_message_get_text (self->message));
+  else
+    kestrel_markdown_view_set_markdown (self->markdown_view,
+                                        kestrel_chat_message_get_text (self->message));
+}
+
+static gboolean
+render_tick_cb (GtkWidget     *widget,
+                GdkFrameClock *frame_clock,
+                gpointer       user_data)
+{
+  KestrelMessageRow *self = KESTREL_MESSAGE_ROW (widget);
+
+  self->render_tick_id = 0;
+  if (self->message != NULL)
+    render_text (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+cancel_render_tick (KestrelMessageRow *self)
+{
+  if (self->render_tick_id != 0)
+    {
+      gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->render_tick_id);
+      self->render_tick_id = 0;
+    }
+}
+
+static void
 message_notify_cb (KestrelChatMessage *message,
                    GParamSpec         *pspec,
                    KestrelMessageRow  *self)
 {
   const char *name = pspec ? pspec->name : NULL;
-  gboolean is_user = kestrel_chat_message_get_role (message) == KESTREL_ROLE_USER;
 
-  if (name == NULL || g_str_equal (name, "text"))
+  if (name == NULL)
+    render_text (self);
+  else if (g_str_equal (name, "text"))
     {
-      if (is_user)
-        gtk_label_set_label (self->user_label, kestrel_chat_message_get_text (message));
+      /* streamed text renders at most once per frame, however often it is appended */
+      if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+        {
+          if (self->render_tick_id == 0)
+            self->render_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), render_tick_cb,
+                                                                 NULL, NULL);
+        }
       else
-        kestrel_markdown_view_set_markdown (self->markdown_view, kestrel_chat_message_get_text (message));
+        render_text (self);
     }
   if (name == NULL || g_str_equal (name, "status") || g_str_equal (name, "error-message"))
     update_status (self);
@@ -227,6 +267,7 @@ kestrel_message_row_set_message (KestrelMessageRow  *self,
 
   if (self->message != NULL)
     g_clear_signal_handler (&self->notify_id, self->message);
+  cancel_render_tick (self);
   g_set_object (&self->message, message);
   gtk_widget_set_visible (self->edit_box, FALSE);
 
@@ -346,6 +387,7 @@ kestrel_message_row_dispose (GObject *object)
 
   if (self->message != NULL)
     g_clear_signal_handler (&self->notify_id, self->message);
+  cancel_render_tick (self);
   g_clear_object (&self->message);
   gtk_widget_dispose_template (GTK_WIDGET (self), KESTREL_TYPE_MESSAGE_ROW);
   /* the template's unbound top-level child */

@@ -7,6 +7,7 @@
 
 #include "kestrel-chat-message.h"
 #include "kestrel-chat-view.h"
+#include "kestrel-markdown-view.h"
 #include "kestrel-message-row.h"
 #include "ui-test-util.h"
 
@@ -125,6 +126,32 @@ test_chat_view_follows_stream (void)
   g_assert_true (iterate_until (is_at_bottom, view, 5));
   g_assert_cmpfloat (gtk_adjustment_get_upper (adj), >, upper_before + 200);
   g_assert_true (kestrel_chat_view_get_following (view));
+
+  /* many deltas within one frame render once, at the next frame */
+  {
+    KestrelMessageRow *row = NULL;
+    KestrelMarkdownView *markdown;
+    guint before;
+
+    for (GtkWidget *child = gtk_widget_get_first_child (find_descendant (GTK_WIDGET (view), GTK_TYPE_LIST_VIEW));
+         child != NULL && row == NULL;
+         child = gtk_widget_get_next_sibling (child))
+      {
+        KestrelMessageRow *candidate = find_descendant (child, KESTREL_TYPE_MESSAGE_ROW);
+        if (candidate != NULL && kestrel_message_row_get_message (candidate) == reply)
+          row = candidate;
+      }
+    g_assert_nonnull (row);
+    markdown = find_descendant (GTK_WIDGET (row), KESTREL_TYPE_MARKDOWN_VIEW);
+    iterate_for (50);
+    before = kestrel_markdown_view_get_render_count (markdown);
+    for (int i = 0; i < 50; i++)
+      kestrel_chat_message_append_text (reply, "tok ");
+    g_assert_cmpuint (kestrel_markdown_view_get_render_count (markdown), ==, before);
+    iterate_for (100);
+    g_assert_cmpuint (kestrel_markdown_view_get_render_count (markdown), ==, before + 1);
+    g_assert_cmpstr (kestrel_markdown_view_get_markdown (markdown), ==, kestrel_chat_message_get_text (reply));
+  }
 
   /* the user scrolls up: following stops and the jump button shows */
   gtk_adjustment_set_value (adj, 0);

@@ -291,9 +291,26 @@ test_drop_texture (Fixture       *f,
   g_auto(GValue) other = G_VALUE_INIT;
   KestrelImage *image;
 
+  /* dragging over the page shows the drop highlight; leaving hides it */
+  {
+    GtkDropTarget *target = kestrel_chat_page_get_drop_target (f->page);
+    GtkWidget *highlight = find_descendant_full (GTK_WIDGET (f->page), GTK_TYPE_BOX, "drop-highlight");
+    GdkDragAction action = 0;
+
+    g_assert_nonnull (highlight);
+    g_assert_false (gtk_widget_get_visible (highlight));
+    g_signal_emit_by_name (target, "enter", 10.0, 10.0, &action);
+    g_assert_cmpint (action, ==, GDK_ACTION_COPY);
+    g_assert_true (gtk_widget_get_visible (highlight));
+    g_signal_emit_by_name (target, "leave");
+    g_assert_false (gtk_widget_get_visible (highlight));
+    g_signal_emit_by_name (target, "enter", 10.0, 10.0, &action);
+  }
+
   g_value_init (&value, GDK_TYPE_TEXTURE);
   g_value_set_object (&value, texture);
   g_assert_true (drop_value (f, &value));
+  g_assert_false (gtk_widget_get_visible (find_descendant_full (GTK_WIDGET (f->page), GTK_TYPE_BOX, "drop-highlight")));
   g_assert_cmpuint (kestrel_composer_get_n_attachments (f->composer), ==, 1);
 
   /* a value of another type is refused */
