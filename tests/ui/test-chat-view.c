@@ -230,6 +230,11 @@ test_chat_view_actions (void)
   Actions actions = { 0, };
   GtkWindow *window;
 
+  {
+    guint8 pixels[2 * 2 * 3] = { 0, };
+    g_autoptr(KestrelImage) image = kestrel_image_new (g_bytes_new (pixels, sizeof pixels), 2, 2, 3, 6);
+    kestrel_chat_message_add_image (question, image);
+  }
   kestrel_chat_message_set_branch (answer, 1, 3);
   kestrel_chat_message_set_stats (answer, 120, 42.5);
   kestrel_chat_message_set_status (failed, KESTREL_MESSAGE_FAILED);
@@ -285,6 +290,31 @@ test_chat_view_actions (void)
 
   gtk_widget_activate_action (GTK_WIDGET (row), "message.delete", NULL);
   g_assert_cmpuint (actions.n_delete, ==, 1);
+
+  /* copy puts the message's text on the clipboard */
+  gtk_widget_activate_action (GTK_WIDGET (row), "message.copy", NULL);
+  {
+    g_auto(GValue) value = G_VALUE_INIT;
+    GdkClipboard *clipboard = gtk_widget_get_clipboard (GTK_WIDGET (row));
+
+    g_value_init (&value, G_TYPE_STRING);
+    g_assert_true (gdk_content_provider_get_value (gdk_clipboard_get_content (clipboard), &value, NULL));
+    g_assert_cmpstr (g_value_get_string (&value), ==, "Original question");
+  }
+
+  /* the image thumbnail opens a viewer with the full picture */
+  {
+    GtkWidget *thumbnail = find_descendant_full (GTK_WIDGET (row), GTK_TYPE_BUTTON, "thumbnail-button");
+    AdwDialog *viewer;
+
+    g_assert_nonnull (thumbnail);
+    g_signal_emit_by_name (thumbnail, "clicked");
+    iterate_for (50);
+    viewer = adw_window_get_visible_dialog (ADW_WINDOW (window));
+    g_assert_nonnull (viewer);
+    g_assert_nonnull (find_descendant (GTK_WIDGET (viewer), GTK_TYPE_PICTURE));
+    adw_dialog_force_close (viewer);
+  }
 
   /* a failed reply shows its error */
   row = row_for (view, failed);

@@ -251,6 +251,18 @@ test_drop_file_list (Fixture       *f,
     g_assert_cmpuint (kestrel_composer_get_n_attachments (f->composer), ==, 2);
   }
 
+  /* the strip's remove button takes one off again; a third drop puts it back */
+  {
+    GtkWidget *remove = find_descendant_full (GTK_WIDGET (f->composer), GTK_TYPE_BUTTON, "remove-button");
+    g_assert_nonnull (remove);
+    g_signal_emit_by_name (remove, "clicked");
+    g_assert_cmpuint (kestrel_composer_get_n_attachments (f->composer), ==, 1);
+    g_assert_true (drop_value (f, &value));
+    wait_for_loads (f);
+    g_assert_cmpuint (kestrel_composer_get_n_attachments (f->composer), ==, 2);
+    g_ptr_array_set_size (f->errors, 0);
+  }
+
   /* sending hands over RGB pixels of the right size and clears the strip */
   g_assert_true (press_key (f, GDK_KEY_Return, 0));
   g_assert_cmpuint (f->n_sent, ==, 1);

@@ -156,6 +156,19 @@ test_markdown_constructs (void)
   code_text = kestrel_code_block_dup_code (code);
   g_assert_cmpstr (code_text, ==, "def f(x):\n    return x * 2");
 
+  /* the copy button puts the code on the clipboard */
+  {
+    GtkWidget *copy = find_descendant (GTK_WIDGET (code), GTK_TYPE_BUTTON);
+    GdkClipboard *clipboard = gtk_widget_get_clipboard (GTK_WIDGET (code));
+    g_auto(GValue) value = G_VALUE_INIT;
+
+    g_signal_emit_by_name (copy, "clicked");
+    g_value_init (&value, G_TYPE_STRING);
+    g_assert_true (gdk_content_provider_get_value (gdk_clipboard_get_content (clipboard), &value, NULL));
+    g_assert_cmpstr (g_value_get_string (&value), ==, "def f(x):\n    return x * 2");
+    g_assert_cmpstr (gtk_button_get_icon_name (GTK_BUTTON (copy)), ==, "object-select-symbolic");
+  }
+
   g_assert_true (GTK_IS_SEPARATOR (nth_child (view, 8)));
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (nth_child (view, 9))), ==, "Fin & done.");
 
