@@ -15,6 +15,29 @@
 
 G_DEFINE_QUARK (kestrel-image-error-quark, kestrel_image_error)
 
+/* Raster formats, recognised by their magic bytes, whose gdk-pixbuf loaders are incremental
+ * (so that the size check runs before decoding).  Others (SVG with its own expansion
+ * risks, XPM, ANI, …) are refused. */
+static const char *allowed_mime_types[] = {
+  "image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff",
+  "image/avif", "image/heif", "image/jxl", "image/vnd.microsoft.icon",
+};
+
+static GdkPixbufLoader *
+create_loader (const guint8 *data,
+               gsize         size)
+{
+  g_autofree char *content_type = g_content_type_guess (NULL, data, MIN (size, 4096), NULL);
+  g_autofree char *mime_type = g_content_type_get_mime_type (content_type);
+
+  for (guint i = 0; mime_type != NULL && i < G_N_ELEMENTS (allowed_mime_types); i++)
+    if (g_str_equal (mime_type, allowed_mime_types[i]))
+      return gdk_pixbuf_loader_new_with_mime_type (mime_type, NULL);
+
+  g_debug ("refusing image data of type %s", mime_type ? mime_type : "unknown");
+  return NULL;
+}
+
 typedef struct
 {
   int      width;
@@ -111,7 +134,7 @@ kestrel_image_load_bytes (GBytes      *bytes,
                           const char  *name,
                           GError     **error)
 {
-  g_autoptr(GdkPixbufLoader) loader = gdk_pixbuf_loader_new ();
+  g_autoptr(GdkPixbufLoader) loader = NULL;
   g_autoptr(GdkPixbuf) oriented = NULL;
   g_autoptr(GdkPixbuf) fitted = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -124,6 +147,13 @@ kestrel_image_load_bytes (GBytes      *bytes,
   g_return_val_if_fail (bytes != NULL, NULL);
 
   data = g_bytes_get_data (bytes, &size);
+  loader = create_loader (data, size);
+  if (loader == NULL)
+    {
+      g_set_error (error, KESTREL_IMAGE_ERROR, KESTREL_IMAGE_ERROR_NOT_IMAGE,
+                   _("“%s” is not an image Kestrel can read"), name);
+      return NULL;
+    }
   g_signal_connect (loader, "size-prepared", G_CALLBACK (size_prepared_cb), &probe);
 
   /* feed in chunks so that a refused size stops the decode early */
