@@ -108,6 +108,7 @@ image_from_pixbuf (GdkPixbuf *pixbuf)
   const guint8 *src = gdk_pixbuf_read_pixels (pixbuf);
   gsize row = (gsize) width * channels;
   guint8 *dst = g_malloc (row * height);
+  g_autoptr(GBytes) bytes = NULL;
 
   g_assert (gdk_pixbuf_get_bits_per_sample (pixbuf) == 8);
   g_assert (channels == 3 || channels == 4);
@@ -115,7 +116,8 @@ image_from_pixbuf (GdkPixbuf *pixbuf)
   for (int y = 0; y < height; y++)
     memcpy (dst + row * y, src + (gsize) stride * y, row);
 
-  return kestrel_image_new (g_bytes_new_take (dst, row * height), width, height, channels, row);
+  bytes = g_bytes_new_take (dst, row * height);
+  return kestrel_image_new (bytes, width, height, channels, row);
 }
 
 static GdkPixbuf *

@@ -91,7 +91,9 @@ draw_demo_image (void)
           }
       }
 
-  return kestrel_image_new (g_bytes_new_take (pixels, (gsize) w * h * 3), w, h, 3, (gsize) w * 3);
+  g_autoptr(GBytes) bytes = g_bytes_new_take (pixels, (gsize) w * h * 3);
+
+  return kestrel_image_new (bytes, w, h, 3, (gsize) w * 3);
 }
 
 static GListModel *

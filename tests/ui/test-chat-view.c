@@ -241,7 +241,8 @@ test_chat_view_actions (void)
 
   {
     guint8 pixels[2 * 2 * 3] = { 0, };
-    g_autoptr(KestrelImage) image = kestrel_image_new (g_bytes_new (pixels, sizeof pixels), 2, 2, 3, 6);
+    g_autoptr(GBytes) bytes = g_bytes_new (pixels, sizeof pixels);
+    g_autoptr(KestrelImage) image = kestrel_image_new (bytes, 2, 2, 3, 6);
     kestrel_chat_message_add_image (question, image);
   }
   kestrel_chat_message_set_branch (answer, 1, 3);

@@ -285,13 +285,14 @@ make_texture (int width,
 {
   gsize size = (gsize) width * height * 4;
   guint8 *pixels = g_malloc (size);
+  g_autoptr(GBytes) bytes = NULL;
 
   for (gsize i = 0; i < size; i += 4)
     {
       pixels[i] = 200; pixels[i + 1] = 100; pixels[i + 2] = 50; pixels[i + 3] = 255;
     }
-  return gdk_memory_texture_new (width, height, GDK_MEMORY_R8G8B8A8,
-                                 g_bytes_new_take (pixels, size), (gsize) width * 4);
+  bytes = g_bytes_new_take (pixels, size);
+  return gdk_memory_texture_new (width, height, GDK_MEMORY_R8G8B8A8, bytes, (gsize) width * 4);
 }
 
 static void

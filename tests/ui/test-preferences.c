@@ -183,7 +183,8 @@ activate_cb (GApplication *app,
   g_autoptr(KestrelChatMessage) answer = kestrel_chat_message_new (KESTREL_ROLE_MODEL,
                                                                     "Hello!\n\n```sh\nls\n```\n");
   guint8 pixel[3] = { 1, 2, 3 };
-  g_autoptr(KestrelImage) image = kestrel_image_new (g_bytes_new (pixel, 3), 1, 1, 3, 3);
+  g_autoptr(GBytes) bytes = g_bytes_new (pixel, 3);
+  g_autoptr(KestrelImage) image = kestrel_image_new (bytes, 1, 1, 3, 3);
   GtkMenuButton *menu;
 
   kestrel_chat_message_add_image (question, image);
