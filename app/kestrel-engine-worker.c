@@ -192,6 +192,7 @@ handle_load (KestrelEngineWorker *worker,
 
   ke_model_options_init (&options);
   options.device = MAX (request->gpu_index, 0);
+  options.max_context = request->max_context;
   switch (request->backend)
     {
     case KESTREL_BACKEND_CPU:

@@ -34,6 +34,7 @@ typedef struct
   char                    *model_dir;       /* LOAD */
   KestrelBackendChoice     backend;         /* LOAD */
   int                      gpu_index;       /* LOAD */
+  guint                    max_context;     /* LOAD: 0 = the model's (capped by the engine) */
   char                    *conversation_id; /* GENERATE, FORGET */
   GPtrArray               *turns;           /* GENERATE, COUNT_TOKENS: KestrelChatTurn */
   KestrelSamplingSettings  settings;        /* GENERATE */

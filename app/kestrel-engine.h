@@ -53,6 +53,7 @@ void                kestrel_engine_load_async         (KestrelEngine        *sel
                                                        const char           *model_dir,
                                                        KestrelBackendChoice  backend,
                                                        int                   gpu_index,
+                                                       guint                 max_context,
                                                        GCancellable         *cancellable,
                                                        GAsyncReadyCallback   callback,
                                                        gpointer              user_data);

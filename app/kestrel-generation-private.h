@@ -35,7 +35,10 @@ void                   _kestrel_generation_feed_finish     (KestrelGenerationFee
                                                             KestrelGenerationStatus       status,
                                                             const KestrelGenerationStats *stats,
                                                             GError                       *error);
-/* For tests: how many main-loop updates were delivered / scheduled. */
+/* For tests: how many main-loop updates were delivered, and how many tokens the worker
+ * produced in all / before kestrel_generation_cancel() was called. */
 guint                  _kestrel_generation_get_n_updates   (KestrelGeneration *self);
+guint                  _kestrel_generation_get_n_produced  (KestrelGeneration *self);
+guint                  _kestrel_generation_get_n_produced_at_cancel (KestrelGeneration *self);
 
 G_END_DECLS

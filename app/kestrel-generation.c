@@ -23,6 +23,8 @@ struct _KestrelGenerationFeed
   GWeakRef                generation;
   GMainContext           *context;
   gint                    cancelled;      /* atomic */
+  gint                    produced;       /* atomic: tokens appended by the worker */
+  gint                    produced_at_cancel; /* atomic */
 
   /* protected by mutex */
   GString                *pending_text;
@@ -146,6 +148,7 @@ _kestrel_generation_feed_append (KestrelGenerationFeed *feed,
                                  gsize                  len,
                                  guint                  n_tokens)
 {
+  g_atomic_int_add (&feed->produced, (gint) n_tokens);
   g_mutex_lock (&feed->mutex);
   if (!feed->finished)
     {
@@ -281,6 +284,18 @@ _kestrel_generation_get_n_updates (KestrelGeneration *self)
   return self->n_updates;
 }
 
+guint
+_kestrel_generation_get_n_produced (KestrelGeneration *self)
+{
+  return (guint) g_atomic_int_get (&self->feed->produced);
+}
+
+guint
+_kestrel_generation_get_n_produced_at_cancel (KestrelGeneration *self)
+{
+  return (guint) g_atomic_int_get (&self->feed->produced_at_cancel);
+}
+
 const char *
 kestrel_generation_get_text (KestrelGeneration *self)
 {
@@ -335,6 +350,9 @@ void
 kestrel_generation_cancel (KestrelGeneration *self)
 {
   g_return_if_fail (KESTREL_IS_GENERATION (self));
+  if (g_atomic_int_get (&self->feed->cancelled))
+    return;
+  g_atomic_int_set (&self->feed->produced_at_cancel, g_atomic_int_get (&self->feed->produced));
   g_atomic_int_set (&self->feed->cancelled, 1);
 }
 

@@ -29,14 +29,20 @@ usage (FILE *out)
 static void
 print_bytes (const char *label, uint64_t bytes)
 {
-  printf ("%-22s %llu bytes (%.2f GiB)\n", label, (unsigned long long) bytes,
-          (double) bytes / (1024.0 * 1024.0 * 1024.0));
+  double mib = (double) bytes / (1024.0 * 1024.0);
+  if (mib >= 1024.0)
+    printf ("%-22s %llu bytes (%.2f GiB)\n", label, (unsigned long long) bytes, mib / 1024.0);
+  else
+    printf ("%-22s %llu bytes (%.2f MiB)\n", label, (unsigned long long) bytes, mib);
 }
 
 static void
 print_count (const char *label, uint64_t n)
 {
-  printf ("%-22s %llu (%.3f B)\n", label, (unsigned long long) n, (double) n / 1e9);
+  if (n >= 100000000ull)
+    printf ("%-22s %llu (%.2f B)\n", label, (unsigned long long) n, (double) n / 1e9);
+  else
+    printf ("%-22s %llu (%.2f M)\n", label, (unsigned long long) n, (double) n / 1e6);
 }
 
 /* VmRSS / VmHWM of this process in bytes, from /proc (0 when unavailable). */
@@ -173,9 +179,11 @@ kcli_inspect (int argc, char **argv)
   printf ("%-22s weights as handed to the backend (FP8 + f32 scales; KV cache and activations "
           "not included)\n", "");
   size_t nw = ke_checkpoint_n_warnings (cp);
-  printf ("%-22s %zu\n", "Warnings:", nw);
+  printf ("%-22s %zu\n", "Warnings:", nw + st->n_warnings_dropped);
   for (size_t i = 0; i < nw; i++)
     printf ("  warning: %s\n", ke_checkpoint_warning (cp, i));
+  if (st->n_warnings_dropped)
+    printf ("  … and %zu more warnings\n", st->n_warnings_dropped);
   if (timing) {
     printf ("%-22s %.3f s (config, mmap, validation%s)\n", "Load time:", load_s,
             st->quantized_at_load ? ", quantization" : "");

@@ -17,7 +17,9 @@ static const char *
 where_missing (ke_checkpoint *cp)
 {
   /* The single file, or the index of a sharded checkpoint. */
-  return cp->n_files == 1 && cp->files[0].path ? cp->files[0].path : "model.safetensors.index.json";
+  if (cp->index_path)
+    return cp->index_path;
+  return cp->n_files == 1 && cp->files[0].path ? cp->files[0].path : "model.safetensors";
 }
 
 static void
@@ -161,10 +163,11 @@ quantize_at_load (ke_checkpoint *cp, ke_ckpt_entry *e, int64_t out_f, int64_t in
   if (q == NULL || scale == NULL)
     return ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory quantizing %s", e->name);
   ke_quantize_fp8_rows (e->tensor->data, e->tensor->dtype, rows, cols, q, scale);
-  if (!validate_scales (e->file->path, e->name, scale, rows, error)) {
-    ke_error_prefix (error, "non-finite weights");
-    return false;
-  }
+  for (size_t r = 0; r < rows; r++)
+    if (!isfinite (scale[r]))
+      return ke_set_error (error, KE_ERROR_FORMAT,
+                           "%s: tensor %s: row %zu has non-finite values (cannot quantize it)",
+                           e->file->path, e->name, r);
   e->used = true;
   lin->weight = (ke_tensor) { .name = e->name, .dtype = KE_DTYPE_F8_E4M3, .ndim = 2,
                               .shape = { out_f, in_f }, .data = q, .nbytes = rows * cols };

@@ -52,8 +52,33 @@ typedef struct gen_list {
   size_t n, cap;
 } gen_list;
 
+/* f32 → f16, round to nearest even (finite inputs; overflow saturates to ±inf). */
+static uint16_t
+ke_f32_to_f16 (float f)
+{
+  uint32_t u;
+  memcpy (&u, &f, sizeof u);
+  uint16_t sign = (uint16_t) ((u >> 16) & 0x8000u);
+  float a = fabsf (f);
+  if (a >= 65520.0f)
+    return sign | 0x7c00u;
+  if (a < 0x1p-14f) { /* subnormal: quantum 2^-24 */
+    float q = nearbyintf (a * 0x1p24f);
+    return sign | (uint16_t) q;
+  }
+  int e;
+  float m = frexpf (a, &e); /* a = m·2^e, m in [0.5, 1) */
+  float q = nearbyintf (m * 2048.0f); /* 11 significant bits */
+  if (q >= 2048.0f) {
+    q /= 2.0f;
+    e++;
+  }
+  return sign | (uint16_t) (((uint32_t) (e + 14) << 10) | ((uint32_t) q - 1024u));
+}
+
 /* bf16 bit pattern → FP8 code, built once. */
 static uint8_t bf16_to_fp8[65536];
+static float fp8_to_f32[256];
 static pthread_once_t lut_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -61,6 +86,8 @@ build_lut (void)
 {
   for (uint32_t i = 0; i < 65536; i++)
     bf16_to_fp8[i] = ke_f32_to_fp8e4m3 (ke_bf16_to_f32 ((uint16_t) i));
+  for (uint32_t i = 0; i < 256; i++)
+    fp8_to_f32[i] = ke_fp8e4m3_to_f32 ((uint8_t) i);
 }
 
 static gen_tensor *
@@ -108,8 +135,9 @@ add_uniform (gen_list *l, const char *prefix, const char *suffix, const char *ro
 
 /* A Linear: FP8 codes + scales when the quantization config does not ignore it. */
 static bool
-add_linear (gen_list *l, const ke_quant_config *quant, const char *prefix, const char *module,
-            const char *role_prefix, int64_t out_f, int64_t in_f, bool bias)
+add_linear (gen_list *l, const ke_gen_options *o, const ke_quant_config *quant,
+            const char *prefix, const char *module, const char *role_prefix, int64_t out_f,
+            int64_t in_f, bool bias)
 {
   char name[GEN_NAME_LEN], role[GEN_NAME_LEN], mod[GEN_NAME_LEN];
   ke_name_join (mod, sizeof mod, prefix, module, NULL);
@@ -124,9 +152,11 @@ add_linear (gen_list *l, const ke_quant_config *quant, const char *prefix, const
   t->bound = bound;
   if (fp8) {
     ke_name_join (name, sizeof name, mod, ".weight_scale", NULL);
-    if ((t = push (l, name, role, GEN_SCALES, 2, s)) == NULL)
+    if ((t = push (l, name, role, GEN_SCALES, o->scale_1d ? 1 : 2, s)) == NULL)
       return false;
     t->bound = bound;
+    t->dtype = o->scale_dtype;
+    t->nbytes = t->rows * ke_dtype_size (t->dtype);
   }
   if (bias) {
     ke_name_join (name, sizeof name, mod, ".bias", NULL);
@@ -153,17 +183,17 @@ build_list (const ke_gen_shape *s, const ke_gen_options *o, const ke_quant_confi
     snprintf (p, sizeof p, "%slayers.%u.", tp, i);
     snprintf (r, sizeof r, "text.layers.%u.", i);
     ok = add_uniform (l, p, "input_layernorm.weight", r, 1, vh, 0.0f, 0.1f) &&
-         add_linear (l, quant, p, "self_attn.q_proj", r, q, h, false) &&
-         add_linear (l, quant, p, "self_attn.k_proj", r, kv, h, false) &&
-         add_linear (l, quant, p, "self_attn.v_proj", r, kv, h, false) &&
-         add_linear (l, quant, p, "self_attn.o_proj", r, h, q, false) &&
+         add_linear (l, o, quant, p, "self_attn.q_proj", r, q, h, false) &&
+         add_linear (l, o, quant, p, "self_attn.k_proj", r, kv, h, false) &&
+         add_linear (l, o, quant, p, "self_attn.v_proj", r, kv, h, false) &&
+         add_linear (l, o, quant, p, "self_attn.o_proj", r, h, q, false) &&
          add_uniform (l, p, "self_attn.q_norm.weight", r, 1, vd, 0.0f, 0.1f) &&
          add_uniform (l, p, "self_attn.k_norm.weight", r, 1, vd, 0.0f, 0.1f) &&
          add_uniform (l, p, "post_attention_layernorm.weight", r, 1, vh, 0.0f, 0.1f) &&
          add_uniform (l, p, "pre_feedforward_layernorm.weight", r, 1, vh, 0.0f, 0.1f) &&
-         add_linear (l, quant, p, "mlp.gate_proj", r, inter, h, false) &&
-         add_linear (l, quant, p, "mlp.up_proj", r, inter, h, false) &&
-         add_linear (l, quant, p, "mlp.down_proj", r, h, inter, false) &&
+         add_linear (l, o, quant, p, "mlp.gate_proj", r, inter, h, false) &&
+         add_linear (l, o, quant, p, "mlp.up_proj", r, inter, h, false) &&
+         add_linear (l, o, quant, p, "mlp.down_proj", r, h, inter, false) &&
          add_uniform (l, p, "post_feedforward_layernorm.weight", r, 1, vh, 0.0f, 0.1f);
   }
   ok = ok && add_uniform (l, tp, "norm.weight", "text.", 1, vh, 0.0f, 0.1f);
@@ -171,7 +201,7 @@ build_list (const ke_gen_shape *s, const ke_gen_options *o, const ke_quant_confi
     const char *lm = s->vision ? L->lm_head : KE_CAUSAL_LM_HEAD;
     char mod[GEN_NAME_LEN];
     snprintf (mod, sizeof mod, "%.*s", (int) (strlen (lm) - strlen (".weight")), lm);
-    ok = add_linear (l, quant, "", mod, "text.lm_head/", s->vocab, h, false);
+    ok = add_linear (l, o, quant, "", mod, "text.lm_head/", s->vocab, h, false);
   }
   if (!ok || !s->vision)
     return ok;
@@ -189,14 +219,14 @@ build_list (const ke_gen_shape *s, const ke_gen_options *o, const ke_quant_confi
     snprintf (r, sizeof r, "vision.layers.%u.", i);
     ok = add_uniform (l, p, "layer_norm1.weight", r, 1, vv, 1.0f, 0.1f) &&
          add_uniform (l, p, "layer_norm1.bias", r, 1, vv, 0.0f, 0.02f) &&
-         add_linear (l, quant, p, "self_attn.q_proj", r, v, v, true) &&
-         add_linear (l, quant, p, "self_attn.k_proj", r, v, v, true) &&
-         add_linear (l, quant, p, "self_attn.v_proj", r, v, v, true) &&
-         add_linear (l, quant, p, "self_attn.out_proj", r, v, v, true) &&
+         add_linear (l, o, quant, p, "self_attn.q_proj", r, v, v, true) &&
+         add_linear (l, o, quant, p, "self_attn.k_proj", r, v, v, true) &&
+         add_linear (l, o, quant, p, "self_attn.v_proj", r, v, v, true) &&
+         add_linear (l, o, quant, p, "self_attn.out_proj", r, v, v, true) &&
          add_uniform (l, p, "layer_norm2.weight", r, 1, vv, 1.0f, 0.1f) &&
          add_uniform (l, p, "layer_norm2.bias", r, 1, vv, 0.0f, 0.02f) &&
-         add_linear (l, quant, p, "mlp.fc1", r, vi, v, true) &&
-         add_linear (l, quant, p, "mlp.fc2", r, v, vi, true);
+         add_linear (l, o, quant, p, "mlp.fc1", r, vi, v, true) &&
+         add_linear (l, o, quant, p, "mlp.fc2", r, v, vi, true);
   }
   return ok && add_uniform (l, vp, "post_layernorm.weight", "vision.", 1, vv, 1.0f, 0.1f) &&
          add_uniform (l, vp, "post_layernorm.bias", "vision.", 1, vv, 0.0f, 0.02f) &&
@@ -241,16 +271,22 @@ gen_rows (void *data)
     ke_rng rng;
     row_stream (t, job->seed, r, &rng);
     if (t->kind == GEN_UNIFORM) {
-      uint16_t *o = (uint16_t *) row;
-      for (size_t c = 0; c < t->cols; c++)
-        o[c] = ke_f32_to_bf16 (t->centre + t->bound * ke_rng_uniform (&rng));
+      for (size_t c = 0; c < t->cols; c++) {
+        uint16_t v = ke_f32_to_bf16 (t->centre + t->bound * ke_rng_uniform (&rng));
+        memcpy (row + 2 * c, &v, sizeof v);
+      }
       continue;
     }
     size_t peak;
     float scale = row_scale (t, &rng, &peak);
     if (t->kind == GEN_SCALES) {
-      uint16_t v = ke_f32_to_bf16 (scale);
-      memcpy (row, &v, sizeof v);
+      /* The bf16-rounded scale, stored in the tensor's dtype. */
+      if (t->dtype == KE_DTYPE_F32) {
+        memcpy (row, &scale, sizeof scale);
+      } else {
+        uint16_t v = t->dtype == KE_DTYPE_F16 ? ke_f32_to_f16 (scale) : ke_f32_to_bf16 (scale);
+        memcpy (row, &v, sizeof v);
+      }
       continue;
     }
     for (size_t c = 0; c < t->cols; c++) {
@@ -261,7 +297,7 @@ gen_rows (void *data)
       if (t->kind == GEN_CODES) {
         row[c] = code;
       } else {
-        uint16_t v = ke_f32_to_bf16 (ke_fp8e4m3_to_f32 (code) * scale);
+        uint16_t v = ke_f32_to_bf16 (fp8_to_f32[code] * scale);
         memcpy (row + 2 * c, &v, sizeof v);
       }
     }
@@ -481,6 +517,8 @@ ke_gen_checkpoint (const char *out_dir, const ke_gen_options *options, ke_progre
   bool ok = false;
   if ((unsigned) o.layout >= KE_LAYOUT_COUNT)
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "unknown name layout");
+  if (o.scale_dtype != KE_DTYPE_BF16 && o.scale_dtype != KE_DTYPE_F16 && o.scale_dtype != KE_DTYPE_F32)
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "weight_scale dtype must be BF16, F16 or F32");
   if (!ke_gen_resolve_shape (&o, &shape, error))
     return false;
   if (o.n_threads <= 0) {
@@ -498,7 +536,7 @@ ke_gen_checkpoint (const char *out_dir, const ke_gen_options *options, ke_progre
   pthread_once (&lut_once, build_lut);
   if (!make_dir (out_dir, error))
     goto out;
-  if (strcmp (shape.name, "tiny") == 0) {
+  if (strncmp (shape.name, "tiny", 4) == 0) {
     if (!ke_gen_read_tokens (o.tokenizer_path, &tokens, error))
       goto out;
   } else if (!ke_file_exists (o.tokenizer_path)) {

@@ -19,6 +19,7 @@
 #include "ke-engine.h"
 #include "ke-checkpoint-names.h"
 #include "ke-config.h"
+#include "ke-weights.h"
 
 typedef enum {
   KE_GEN_FP8,  /* compressed-tensors FP8-dynamic, as llm-compressor writes it */
@@ -36,6 +37,8 @@ typedef struct ke_gen_options {
   const char *tokenizer_path; /* NULL: $KESTREL_SHARED_DIR/tokenizer-fixture/tokenizer.json */
   bool untied_lm_head;        /* write lm_head.weight and tie_word_embeddings false */
   int n_threads;              /* 0: all cores */
+  ke_dtype scale_dtype;       /* weight_scale dtype: BF16 (default, as llm-compressor), F16, F32 */
+  bool scale_1d;              /* weight_scale [out] instead of [out, 1] */
 } ke_gen_options;
 
 void ke_gen_options_init (ke_gen_options *options);

@@ -55,8 +55,10 @@ ke_ckpt_alloc (ke_checkpoint *cp, size_t bytes)
 void
 ke_ckpt_warn (ke_checkpoint *cp, const char *fmt, ...)
 {
-  if (cp->n_warnings >= MAX_WARNINGS)
+  if (cp->n_warnings >= MAX_WARNINGS) {
+    cp->stats.n_warnings_dropped++;
     return;
+  }
   if (cp->n_warnings == cp->cap_warnings) {
     size_t cap = cp->cap_warnings ? cp->cap_warnings * 2 : 8;
     char **grown = ke_realloc_array (cp->warnings, cap, sizeof *grown);
@@ -254,6 +256,7 @@ ke_checkpoint_open (const char *model_dir, const ke_checkpoint_options *options,
     if (!open_single (cp, error))
       goto fail;
   } else if (ke_file_exists (index)) {
+    cp->index_path = ke_strdup (index);
     if (!open_sharded (cp, index, error))
       goto fail;
   } else {
@@ -307,6 +310,7 @@ ke_checkpoint_free (ke_checkpoint *cp)
     ke_st_close (&cp->files[i]);
   free (cp->files);
   ke_quant_config_clear (&cp->quant);
+  free (cp->index_path);
   free (cp->dir);
   free (cp);
 }

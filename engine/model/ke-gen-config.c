@@ -14,13 +14,16 @@
 #include "ke-gen-private.h"
 #include "ke-json.h"
 
-const char *const ke_gen_shape_names[] = { "tiny", "1b", "4b", "12b", "27b", NULL };
+const char *const ke_gen_shape_names[] = { "tiny", "tiny-text", "1b", "4b", "12b", "27b", NULL };
 
 /* 1b/4b/12b/27b from Google's published config.json files; tiny is Kestrel's CI shape
  * (docs/checkpoints.md). */
 static const ke_gen_shape shapes[] = {
   { "tiny", true, 128, 256, 6, 4, 2, 32, 32.0f, 16, 16448, 131072, 8.0f,
     64, 128, 2, 4, 4, 32, 16 },
+  /* tiny's text decoder as a Gemma3ForCausalLM (the 1b architecture). */
+  { "tiny-text", false, 128, 256, 6, 4, 2, 32, 32.0f, 16, 16448, 131072, 8.0f,
+    0, 0, 0, 0, 0, 0, 0 },
   { "1b", false, 1152, 6912, 26, 4, 1, 256, 256.0f, 512, 262144, 32768, 1.0f,
     0, 0, 0, 0, 0, 0, 0 },
   { "4b", true, 2560, 10240, 34, 8, 4, 256, 256.0f, 1024, 262208, 131072, 8.0f,
@@ -41,6 +44,7 @@ ke_gen_options_init (ke_gen_options *options)
   options->layout = KE_LAYOUT_4_50;
   options->n_shards = 1;
   options->seed = 0;
+  options->scale_dtype = KE_DTYPE_BF16;
 }
 
 bool
@@ -65,7 +69,7 @@ ke_gen_resolve_shape (const ke_gen_options *options, ke_gen_shape *shape, ke_err
       return true;
     }
   return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
-                       "unknown shape \"%s\" (tiny, 1b, 4b, 12b or 27b)", name);
+                       "unknown shape \"%s\" (tiny, tiny-text, 1b, 4b, 12b or 27b)", name);
 }
 
 bool
@@ -203,8 +207,14 @@ add_text_keys (yyjson_mut_doc *doc, yyjson_mut_val *t, const ke_gen_shape *s,
   yyjson_mut_obj_add_uint (doc, t, "num_hidden_layers", s->layers);
   if (s->kv_heads != 4)
     yyjson_mut_obj_add_uint (doc, t, "num_key_value_heads", s->kv_heads);
-  if (s->query_pre_attn_scalar != 256.0f)
-    yyjson_mut_obj_add_real (doc, t, "query_pre_attn_scalar", s->query_pre_attn_scalar);
+  /* An integer in Google's configs (transformers 5 validates it as int). */
+  if (s->query_pre_attn_scalar != 256.0f) {
+    float q = s->query_pre_attn_scalar;
+    if (q == (float) (uint32_t) q)
+      yyjson_mut_obj_add_uint (doc, t, "query_pre_attn_scalar", (uint32_t) q);
+    else
+      yyjson_mut_obj_add_real (doc, t, "query_pre_attn_scalar", q);
+  }
   add_rope_scaling (doc, t, s->rope_factor);
   yyjson_mut_obj_add_uint (doc, t, "sliding_window", s->sliding_window);
   if (o->untied_lm_head)

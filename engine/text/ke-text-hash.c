@@ -26,13 +26,11 @@ ke_u64_map_init (ke_u64_map *map, size_t expected)
   size_t cap = capacity_for (expected);
   if (cap == 0)
     return false;
-  map->keys = ke_malloc_array (cap, sizeof *map->keys);
-  map->values = ke_malloc_array (cap, sizeof *map->values);
-  if (map->keys == NULL || map->values == NULL) {
-    ke_u64_map_clear (map);
+  map->slots = ke_malloc_array (cap, sizeof *map->slots);
+  if (map->slots == NULL)
     return false;
-  }
-  memset (map->keys, 0xff, cap * sizeof *map->keys);
+  for (size_t i = 0; i < cap; i++)
+    map->slots[i].key = KE_U64_MAP_EMPTY;
   map->mask = cap - 1;
   return true;
 }
@@ -40,8 +38,7 @@ ke_u64_map_init (ke_u64_map *map, size_t expected)
 void
 ke_u64_map_clear (ke_u64_map *map)
 {
-  free (map->keys);
-  free (map->values);
+  free (map->slots);
   memset (map, 0, sizeof *map);
 }
 
@@ -52,8 +49,8 @@ u64_map_grow (ke_u64_map *map)
   if (!ke_u64_map_init (&bigger, (map->mask + 1)))
     return false;
   for (size_t i = 0; i <= map->mask; i++)
-    if (map->keys[i] != KE_U64_MAP_EMPTY)
-      ke_u64_map_put (&bigger, map->keys[i], map->values[i]);
+    if (map->slots[i].key != KE_U64_MAP_EMPTY)
+      ke_u64_map_put (&bigger, map->slots[i].key, (uint32_t) map->slots[i].value);
   ke_u64_map_clear (map);
   *map = bigger;
   return true;
@@ -62,17 +59,17 @@ u64_map_grow (ke_u64_map *map)
 bool
 ke_u64_map_put (ke_u64_map *map, uint64_t key, uint32_t value)
 {
-  if (map->keys == NULL && !ke_u64_map_init (map, 8))
+  if (map->slots == NULL && !ke_u64_map_init (map, 8))
     return false;
   if ((map->count + 1) * 2 > map->mask + 1 && !u64_map_grow (map))
     return false;
   size_t i = (size_t) ke_hash_u64 (key) & map->mask;
-  while (map->keys[i] != KE_U64_MAP_EMPTY && map->keys[i] != key)
+  while (map->slots[i].key != KE_U64_MAP_EMPTY && map->slots[i].key != key)
     i = (i + 1) & map->mask;
-  if (map->keys[i] == KE_U64_MAP_EMPTY)
+  if (map->slots[i].key == KE_U64_MAP_EMPTY)
     map->count++;
-  map->keys[i] = key;
-  map->values[i] = value;
+  map->slots[i].key = key;
+  map->slots[i].value = value;
   return true;
 }
 

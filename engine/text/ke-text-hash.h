@@ -48,8 +48,12 @@ ke_hash_bytes (const void *data, size_t len)
 }
 
 typedef struct {
-  uint64_t *keys; /* KE_U64_MAP_EMPTY marks a free slot */
-  uint32_t *values;
+  uint64_t key;   /* KE_U64_MAP_EMPTY marks a free slot */
+  uint64_t value; /* key and value share a cache line: one miss per probe */
+} ke_u64_slot;
+
+typedef struct {
+  ke_u64_slot *slots;
   size_t mask;    /* capacity - 1 */
   size_t count;
 } ke_u64_map;
@@ -62,13 +66,13 @@ bool ke_u64_map_put (ke_u64_map *map, uint64_t key, uint32_t value);
 static inline bool
 ke_u64_map_get (const ke_u64_map *map, uint64_t key, uint32_t *value)
 {
-  if (map->keys == NULL)
+  if (map->slots == NULL)
     return false;
   size_t i = (size_t) ke_hash_u64 (key) & map->mask;
   for (;;) {
-    uint64_t k = map->keys[i];
+    uint64_t k = map->slots[i].key;
     if (k == key) {
-      *value = map->values[i];
+      *value = (uint32_t) map->slots[i].value;
       return true;
     }
     if (k == KE_U64_MAP_EMPTY)

@@ -82,6 +82,10 @@ struct ke_tokenizer {
   /* BPE model */
   ke_str_map vocab;             /* model vocab: piece → id */
   ke_u64_map merges;            /* (left << 32 | right) → rank */
+  /* The same packed in 8-byte slots (rank << 44 | left << 22 | right; all ones = free),
+   * a quarter of the memory, when ids < 2^22 and ranks < 2^20 - 1 (Gemma: 2^18, ~2^19). */
+  uint64_t *pmerges;
+  size_t pmerges_mask;
   ke_token *rank_new_id;        /* rank → merged id */
   size_t n_merges;
   ke_token byte_id[256];        /* <0xNN> pieces, or -1 */
@@ -121,12 +125,48 @@ ke_tokenizer *ke_tokenizer_alloc (void);
  * them: id tables, tries, decoder tables, merge-locality data. */
 bool ke_tokenizer_finish (ke_tokenizer *tok, ke_error **error);
 
+/* ke-sentencepiece.c: tokenizer.model, with tokenizer_config.json's added tokens when
+ * config_path names an existing file. */
+ke_tokenizer *ke_tokenizer_new_from_sentencepiece (const char *model_path,
+                                                   const char *config_path, ke_error **error);
+ke_tokenizer *ke_tokenizer_new_from_sentencepiece_data (const void *data, size_t size,
+                                                        const char *config_path,
+                                                        ke_error **error);
+
 bool ke_trie_insert (ke_trie *trie, const char *s, size_t len, int32_t value);
 void ke_trie_clear (ke_trie *trie);
 
 /* Applies the normalizer to text, appending to out. */
 bool ke_tokenizer_normalize (const ke_tokenizer *tok, const char *text, size_t len,
                              ke_buf *out);
+
+#define KE_PMERGE_KEY_MASK ((UINT64_C (1) << 44) - 1)
+
+/* The merge of the pair (a, b): its rank, if any. */
+static inline bool
+ke_tokenizer_merge_rank (const ke_tokenizer *tok, ke_token a, ke_token b, uint32_t *rank)
+{
+  if (tok->pmerges != NULL) {
+    uint64_t key = (uint64_t) (uint32_t) a << 22 | (uint32_t) b;
+    size_t i = (size_t) ke_hash_u64 (key) & tok->pmerges_mask;
+    for (;;) {
+      uint64_t slot = tok->pmerges[i];
+      if (slot == UINT64_MAX)
+        return false;
+      if ((slot & KE_PMERGE_KEY_MASK) == key) {
+        *rank = (uint32_t) (slot >> 44);
+        return true;
+      }
+      i = (i + 1) & tok->pmerges_mask;
+    }
+  }
+  return ke_u64_map_get (&tok->merges, (uint64_t) (uint32_t) a << 32 | (uint32_t) b, rank);
+}
+
+/* BPE words cut into parts of at most this many symbols skip the heap (tests set 0). */
+extern size_t ke_bpe_small_max;
+/* Parts of at least twice this many symbols are merged in blocks (tests lower it). */
+extern size_t ke_bpe_block;
 
 /* Decodes one UTF-8 code point at s[0..len) (valid UTF-8 assumed); returns its length. */
 static inline size_t

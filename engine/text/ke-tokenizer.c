@@ -144,6 +144,7 @@ ke_tokenizer_free (ke_tokenizer *tok)
   free (tok->dec_byte);
   ke_str_map_clear (&tok->vocab);
   ke_u64_map_clear (&tok->merges);
+  free (tok->pmerges);
   free (tok->rank_new_id);
   free (tok->bmp_id);
   ke_u64_map_clear (&tok->astral_id);
@@ -313,13 +314,39 @@ build_joinable (ke_tokenizer *tok, ke_error **error)
   if (!ke_u64_map_init (&tok->joinable, tok->n_merges / 4 + 16))
     return ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory building the tokenizer");
   for (size_t i = 0; i <= tok->merges.mask; i++) {
-    uint64_t key = tok->merges.keys[i];
+    uint64_t key = tok->merges.slots[i].key;
     if (key == KE_U64_MAP_EMPTY)
       continue;
     uint32_t a = (uint32_t) (key >> 32), b = (uint32_t) key;
     uint64_t pair = (uint64_t) tok->last_cp[a] << 32 | tok->first_cp[b];
     if (!ke_u64_map_put (&tok->joinable, pair, 1))
       return ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory building the tokenizer");
+  }
+  return true;
+}
+
+static bool
+build_packed_merges (ke_tokenizer *tok, ke_error **error)
+{
+  if (tok->n_ids > (1u << 22) || tok->n_merges >= (1u << 20) - 1 || tok->n_merges == 0)
+    return true; /* the general map serves */
+  size_t cap = 16;
+  while (cap < tok->merges.count * 2 + 2)
+    cap *= 2;
+  tok->pmerges = ke_malloc_array (cap, sizeof *tok->pmerges);
+  if (tok->pmerges == NULL)
+    return ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory building the tokenizer");
+  memset (tok->pmerges, 0xff, cap * sizeof *tok->pmerges);
+  tok->pmerges_mask = cap - 1;
+  for (size_t i = 0; i <= tok->merges.mask; i++) {
+    const ke_u64_slot *sl = &tok->merges.slots[i];
+    if (sl->key == KE_U64_MAP_EMPTY)
+      continue;
+    uint64_t key = (sl->key >> 32) << 22 | (uint32_t) sl->key;
+    size_t j = (size_t) ke_hash_u64 (key) & tok->pmerges_mask;
+    while (tok->pmerges[j] != UINT64_MAX)
+      j = (j + 1) & tok->pmerges_mask;
+    tok->pmerges[j] = sl->value << 44 | key;
   }
   return true;
 }
@@ -405,7 +432,7 @@ build_decoder_tables (ke_tokenizer *tok, ke_error **error)
       if (!ok)
         break;
       if (out.len == tok->piece_len[id] &&
-          memcmp (out.data, tok->arena_base + tok->piece_off[id], out.len) == 0) {
+          (out.len == 0 || memcmp (out.data, tok->arena_base + tok->piece_off[id], out.len) == 0)) {
         tok->dec_off[id] = tok->piece_off[id];
       } else {
         ok = ke_buf_append_str (&tok->arena, out.data, out.len, &tok->dec_off[id]);
@@ -447,6 +474,7 @@ ke_tokenizer_finish (ke_tokenizer *tok, ke_error **error)
 {
   tok->arena_base = tok->arena.data;
   if (!build_id_tables (tok, error) || !build_joinable (tok, error) ||
+      !build_packed_merges (tok, error) ||
       !build_tries (tok, error) || !build_decoder_tables (tok, error))
     return false;
   tok->arena_base = tok->arena.data;
@@ -550,9 +578,14 @@ ke_tokenizer_new_from_dir (const char *model_dir, ke_error **error)
     ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory");
   else if (ke_file_exists (json))
     tok = ke_tokenizer_new_from_file (json, error);
-  else if (ke_file_exists (model))
-    ke_set_error (error, KE_ERROR_UNSUPPORTED, "%s: reading tokenizer.model is not supported "
-                  "yet; a tokenizer.json is needed", model_dir);
+  else if (ke_file_exists (model)) {
+    char *config = ke_path_join (model_dir, "tokenizer_config.json");
+    if (config == NULL)
+      ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory");
+    else
+      tok = ke_tokenizer_new_from_sentencepiece (model, config, error);
+    free (config);
+  }
   else
     ke_set_error (error, KE_ERROR_IO, "%s has neither tokenizer.json nor tokenizer.model",
                   model_dir);

@@ -6,18 +6,84 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ke-internal.h"
+#include "ke-tokenizer-internal.h"
 #include "ke-tap.h"
 #include "test-text-util.h"
 
+static void check_cases (void);
+
 KE_TEST (fixture_cases)
+{
+  check_cases ();
+}
+
+/* The same with every BPE part merged through the heap (no small-part shortcut). */
+KE_TEST (fixture_cases_heap_path)
+{
+  size_t saved = ke_bpe_small_max;
+  ke_bpe_small_max = 0;
+  check_cases ();
+  ke_bpe_small_max = saved;
+}
+
+/* The same with long parts merged in small blocks: independence checks and fusing. */
+KE_TEST (fixture_cases_blocked)
+{
+  size_t saved = ke_bpe_block;
+  ke_bpe_block = 96;
+  check_cases ();
+  ke_bpe_block = saved;
+}
+
+/* Blocked merging against one run over the whole part, on long texts without spaces. */
+KE_TEST (blocked_equals_whole)
+{
+  ke_tokenizer *tok = tt_fixture_tokenizer ();
+  if (tok == NULL)
+    KE_SKIP ("KESTREL_SHARED_DIR/tokenizer-fixture not found");
+  static const char *const pool[] = { "a", "e", "i", "o", "n", "t", "s", "r", "l", "th", "in",
+                                      "er", "\xc3\xa9", "\xe3\x81\x82", "-", "=", "0", "1",
+                                      "\xd0\xb0", "\xd0\xbd", "_", "." };
+  unsigned long long rng = 42;
+  char *text = malloc (64 * 1024);
+  size_t saved = ke_bpe_block, mismatches = 0;
+  for (int iter = 0; iter < 80; iter++) {
+    size_t len = 0, target = 200 + (size_t) (ke_test_rand_u64 (&rng) % 30000);
+    /* a small alphabet per text makes long runs of mergeable pairs */
+    size_t alpha = 2 + (size_t) (ke_test_rand_u64 (&rng) % 20);
+    while (len < target) {
+      const char *p = pool[ke_test_rand_u64 (&rng) % alpha];
+      memcpy (text + len, p, strlen (p));
+      len += strlen (p);
+    }
+    ke_token *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    ke_bpe_block = (size_t) 1 << 40;
+    bool ok = ke_tokenizer_encode (tok, text, len, &a, &na, NULL);
+    ke_bpe_block = 96 + (size_t) (ke_test_rand_u64 (&rng) % 400);
+    ok = ok && ke_tokenizer_encode (tok, text, len, &b, &nb, NULL);
+    KE_CHECK (ok, "encode");
+    if (ok && (na != nb || memcmp (a, b, na * sizeof *a) != 0))
+      mismatches++;
+    free (a);
+    free (b);
+  }
+  ke_bpe_block = saved;
+  KE_CHECK (mismatches == 0, "%zu texts differ", mismatches);
+  free (text);
+  ke_tokenizer_free (tok);
+}
+
+static void
+check_cases (void)
 {
   ke_tokenizer *tok = tt_fixture_tokenizer ();
   if (tok == NULL)
     KE_SKIP ("KESTREL_SHARED_DIR/tokenizer-fixture not found");
   char *path = tt_shared_path ("tokenizer-fixture/cases.ref");
   tt_cases cases;
-  KE_REQUIRE (tt_cases_load (path, &cases), "cannot read %s", path);
+  bool loaded = tt_cases_load (path, &cases);
+  KE_REQUIRE (loaded, "cannot read %s", path);
   KE_CHECK (cases.n == 3616, "%zu cases", cases.n);
   size_t bad_ids = 0, bad_text = 0;
   for (size_t c = 0; c < cases.n; c++) {
@@ -74,7 +140,8 @@ KE_TEST (fixture_specials)
   /* added tokens match anywhere, even inside words */
   ke_token *ids;
   size_t n;
-  KE_REQUIRE (ke_tokenizer_encode (tok, "x<bos>y", 7, &ids, &n, NULL), "encode");
+  bool ok = ke_tokenizer_encode (tok, "x<bos>y", 7, &ids, &n, NULL);
+  KE_REQUIRE (ok, "encode");
   KE_CHECK (n == 3 && ids[1] == 2, "x<bos>y → %zu ids", n);
   free (ids);
 
@@ -86,7 +153,8 @@ KE_TEST (fixture_specials)
   error = NULL;
   KE_CHECK (!ke_tokenizer_encode (tok, "\xed\xa0\x80", 3, &ids, &n, &error), "surrogate");
   ke_error_free (error);
-  KE_REQUIRE (ke_tokenizer_encode (tok, "", 0, &ids, &n, NULL), "empty");
+  ok = ke_tokenizer_encode (tok, "", 0, &ids, &n, NULL);
+  KE_REQUIRE (ok, "empty");
   KE_CHECK (n == 0, "empty gives no ids");
   free (ids);
   ke_tokenizer_free (tok);
@@ -239,6 +307,8 @@ KE_TEST (bad_json)
   ke_error_free (error);
 }
 
-KE_TAP_MAIN (KE_TAP_ENTRY (fixture_cases), KE_TAP_ENTRY (fixture_specials),
+KE_TAP_MAIN (KE_TAP_ENTRY (fixture_cases), KE_TAP_ENTRY (fixture_cases_heap_path),
+             KE_TAP_ENTRY (fixture_cases_blocked), KE_TAP_ENTRY (blocked_equals_whole),
+             KE_TAP_ENTRY (fixture_specials),
              KE_TAP_ENTRY (fixture_decode_rules), KE_TAP_ENTRY (added_token_flags),
              KE_TAP_ENTRY (bad_json))

@@ -1,0 +1,435 @@
+/* test-engine.c — KestrelEngine on the CPU backend with a tiny generated checkpoint:
+ * load (progress, failures), streaming, cancel, KV reuse, context overflow, token counts,
+ * main-loop blocking, leaks.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "kestrel-engine.h"
+#include "kestrel-generation-private.h"
+#include "ke-checkpoint-writer.h"
+
+static char *tiny_dir;     /* a tiny fp8 checkpoint, made once for all tests */
+static char *tmp_root;
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+typedef struct
+{
+  gboolean  done;
+  gboolean  ok;
+  GError   *error;
+  guint     fraction_notifies;
+} LoadResult;
+
+static void
+load_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  LoadResult *r = user_data;
+
+  r->ok = kestrel_engine_load_finish (KESTREL_ENGINE (source), result, &r->error);
+  r->done = TRUE;
+}
+
+static void
+fraction_notify_cb (GObject    *object,
+                    GParamSpec *pspec,
+                    LoadResult *r)
+{
+  r->fraction_notifies++;
+}
+
+static void
+wait_for (gboolean *flag)
+{
+  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+
+  while (!*flag && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (*flag);
+}
+
+static KestrelEngine *
+load_engine (const char *dir,
+             guint       max_context,
+             LoadResult *r)
+{
+  KestrelEngine *engine = kestrel_engine_new ();
+  gulong id = g_signal_connect (engine, "notify::load-fraction", G_CALLBACK (fraction_notify_cb), r);
+
+  kestrel_engine_load_async (engine, dir, KESTREL_BACKEND_CPU, 0, max_context, NULL, load_cb, r);
+  g_assert_cmpint (kestrel_engine_get_state (engine), ==, KESTREL_ENGINE_LOADING);
+  wait_for (&r->done);
+  g_signal_handler_disconnect (engine, id);
+  return engine;
+}
+
+static GPtrArray *
+make_turns (const char *first, ...)
+{
+  GPtrArray *turns = g_ptr_array_new_with_free_func ((GDestroyNotify) kestrel_chat_turn_unref);
+  KestrelRole role = KESTREL_ROLE_USER;
+  va_list ap;
+
+  va_start (ap, first);
+  for (const char *text = first; text != NULL; text = va_arg (ap, const char *))
+    {
+      g_ptr_array_add (turns, kestrel_chat_turn_new (role, text));
+      role = role == KESTREL_ROLE_USER ? KESTREL_ROLE_MODEL : KESTREL_ROLE_USER;
+    }
+  va_end (ap);
+  return turns;
+}
+
+typedef struct
+{
+  GString  *deltas;
+  gboolean  finished;
+  guint     n_deltas;
+  gboolean  cancel_on_first_delta;
+} Stream;
+
+static void
+delta_cb (KestrelGeneration *generation,
+          const char        *delta,
+          Stream            *s)
+{
+  g_string_append (s->deltas, delta);
+  s->n_deltas++;
+  if (s->cancel_on_first_delta)
+    kestrel_generation_cancel (generation);
+}
+
+static void
+finished_cb (KestrelGeneration *generation,
+             Stream            *s)
+{
+  s->finished = TRUE;
+}
+
+/* Runs the main loop until the reply finishes; returns the longest single main-loop
+ * dispatch in microseconds (what a frame would wait for). */
+static gint64
+run_stream (KestrelGeneration *generation,
+            Stream            *s)
+{
+  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+  gint64 longest = 0;
+
+  g_signal_connect (generation, "delta", G_CALLBACK (delta_cb), s);
+  g_signal_connect (generation, "finished", G_CALLBACK (finished_cb), s);
+  while (!s->finished && g_get_monotonic_time () < deadline)
+    {
+      gint64 start = g_get_monotonic_time ();
+      gboolean dispatched = g_main_context_iteration (NULL, FALSE);
+
+      if (dispatched)
+        longest = MAX (longest, g_get_monotonic_time () - start);
+      else
+        g_usleep (200);
+    }
+  g_assert_true (s->finished);
+  return longest;
+}
+
+/* ---- tests ------------------------------------------------------------------------- */
+
+static void
+test_engine_load_failures (void)
+{
+  g_autofree char *empty = g_build_filename (tmp_root, "empty-model", NULL);
+  g_autofree char *broken = g_build_filename (tmp_root, "broken-model", NULL);
+  g_autofree char *tok = g_build_filename (broken, "tokenizer.json", NULL);
+  g_autofree char *src_tok = g_build_filename (tiny_dir, "tokenizer.json", NULL);
+  g_autofree char *config = g_build_filename (broken, "config.json", NULL);
+  g_autofree char *contents = NULL;
+  gsize len;
+  struct { const char *dir; int code; const char *needle; } cases[] = {
+    { "/nonexistent/kestrel-model", KESTREL_ENGINE_ERROR_INVALID_MODEL, "does not exist" },
+    { empty, KESTREL_ENGINE_ERROR_INVALID_MODEL, "no tokenizer.json" },
+    { broken, KESTREL_ENGINE_ERROR_INVALID_MODEL, "config.json" },
+  };
+
+  g_assert_no_errno (g_mkdir_with_parents (empty, 0700));
+  g_assert_no_errno (g_mkdir_with_parents (broken, 0700));
+  g_assert_true (g_file_get_contents (src_tok, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (tok, contents, len, NULL));
+  g_assert_true (g_file_set_contents (config, "{\"architectures\": [", -1, NULL));
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      LoadResult r = { 0 };
+      KestrelEngine *engine = load_engine (cases[i].dir, 0, &r);
+
+      g_assert_false (r.ok);
+      g_assert_error (r.error, KESTREL_ENGINE_ERROR, cases[i].code);
+      g_test_message ("%s → %s", cases[i].dir, r.error->message);
+      g_assert_nonnull (strstr (r.error->message, cases[i].needle));
+      g_assert_cmpint (kestrel_engine_get_state (engine), ==, KESTREL_ENGINE_FAILED);
+      g_assert_nonnull (kestrel_engine_get_error (engine));
+      g_clear_error (&r.error);
+      g_assert_finalize_object (engine);
+    }
+}
+
+static void
+test_engine_generate_without_model (void)
+{
+  KestrelEngine *engine = kestrel_engine_new ();
+  g_autoptr(GPtrArray) turns = make_turns ("Hello", NULL);
+  KestrelGeneration *generation = kestrel_engine_generate (engine, "c1", turns, NULL);
+  Stream s = { g_string_new (NULL) };
+
+  run_stream (generation, &s);
+  g_assert_cmpint (kestrel_generation_get_status (generation), ==, KESTREL_GENERATION_FAILED);
+  g_assert_error ((GError *) kestrel_generation_get_error (generation),
+                  KESTREL_ENGINE_ERROR, KESTREL_ENGINE_ERROR_NOT_LOADED);
+  g_string_free (s.deltas, TRUE);
+  g_assert_finalize_object (generation);
+  g_assert_finalize_object (engine);
+}
+
+static void
+test_engine_stream (void)
+{
+  LoadResult r = { 0 };
+  KestrelEngine *engine = load_engine (tiny_dir, 0, &r);
+  g_autoptr(GPtrArray) turns = make_turns ("Hello there, how are you?", NULL);
+  g_autoptr(GPtrArray) follow_up = NULL;
+  KestrelSamplingSettings settings;
+  KestrelGenerationStats stats;
+  KestrelGeneration *generation;
+  Stream s = { g_string_new (NULL) };
+  gint64 longest;
+
+  g_assert_no_error (r.error);
+  g_assert_true (r.ok);
+  g_assert_cmpint (kestrel_engine_get_state (engine), ==, KESTREL_ENGINE_READY);
+  g_assert_cmpstr (kestrel_engine_get_backend_name (engine), ==, "cpu");
+  g_assert_cmpfloat (kestrel_engine_get_load_fraction (engine), ==, 1.0);
+  g_assert_cmpuint (r.fraction_notifies, >=, 1);
+  g_assert_cmpuint (kestrel_engine_get_context_length (engine), >, 0);
+
+  kestrel_sampling_settings_init (&settings);
+  settings.temperature = 0;
+  settings.max_tokens = 24;
+  generation = kestrel_engine_generate (engine, "conversation-1", turns, &settings);
+  longest = run_stream (generation, &s);
+
+  g_assert_cmpint (kestrel_generation_get_status (generation), ==, KESTREL_GENERATION_COMPLETE);
+  g_assert_null (kestrel_generation_get_error (generation));
+  g_assert_cmpstr (kestrel_generation_get_text (generation), ==, s.deltas->str);
+  g_assert_true (g_utf8_validate (s.deltas->str, -1, NULL));
+  kestrel_generation_get_stats (generation, &stats);
+  g_assert_cmpuint (stats.generated_tokens, >=, 1);
+  g_assert_cmpuint (stats.generated_tokens, <=, 24);
+  g_assert_cmpuint (kestrel_generation_get_n_tokens (generation), ==, stats.generated_tokens);
+  g_assert_cmpuint (stats.prompt_tokens, >, 5);
+  /* coalescing: never more main-loop updates than tokens (+ status and end) */
+  g_assert_cmpuint (_kestrel_generation_get_n_updates (generation), <=, stats.generated_tokens + 2);
+  g_test_message ("streamed %u tokens in %u updates, %u deltas; longest main-loop dispatch %.2f ms; %.1f tok/s",
+                  stats.generated_tokens, _kestrel_generation_get_n_updates (generation), s.n_deltas,
+                  longest / 1000.0, stats.tokens_per_second);
+  /* the main loop is never blocked for a frame by the stream */
+  g_assert_cmpint (longest, <, 16000);
+
+  /* A follow-up in the same conversation reuses the cached prefix. */
+  follow_up = make_turns ("Hello there, how are you?", kestrel_generation_get_text (generation),
+                          "And what is the time?", NULL);
+  g_assert_finalize_object (generation);
+  g_string_truncate (s.deltas, 0);
+  s.finished = FALSE;
+  generation = kestrel_engine_generate (engine, "conversation-1", follow_up, &settings);
+  run_stream (generation, &s);
+  g_assert_cmpint (kestrel_generation_get_status (generation), ==, KESTREL_GENERATION_COMPLETE);
+  kestrel_generation_get_stats (generation, &stats);
+  g_test_message ("follow-up: %u prompt tokens, %u from the cache", stats.prompt_tokens, stats.cached_tokens);
+  g_assert_cmpuint (stats.cached_tokens, >=, 10);
+  g_assert_cmpuint (stats.cached_tokens, <, stats.prompt_tokens);
+
+  g_string_free (s.deltas, TRUE);
+  g_assert_finalize_object (generation);
+  g_assert_finalize_object (engine);
+}
+
+static void
+test_engine_cancel (void)
+{
+  LoadResult r = { 0 };
+  KestrelEngine *engine = load_engine (tiny_dir, 0, &r);
+  g_autoptr(GPtrArray) turns = make_turns ("Write a very long story.", NULL);
+  KestrelSamplingSettings settings;
+  KestrelGeneration *generation;
+  Stream s = { g_string_new (NULL), .cancel_on_first_delta = TRUE };
+  guint produced, at_cancel;
+
+  g_assert_true (r.ok);
+  kestrel_sampling_settings_init (&settings);
+  settings.temperature = 1.0;
+  settings.seed = 7;
+  settings.max_tokens = 4000;
+  generation = kestrel_engine_generate (engine, "c-cancel", turns, &settings);
+  run_stream (generation, &s);
+
+  produced = _kestrel_generation_get_n_produced (generation);
+  at_cancel = _kestrel_generation_get_n_produced_at_cancel (generation);
+  g_test_message ("cancelled after %u tokens; %u produced in all", at_cancel, produced);
+  g_assert_cmpint (kestrel_generation_get_status (generation), ==, KESTREL_GENERATION_CANCELLED);
+  /* stops within one token of the cancel */
+  g_assert_cmpuint (produced, <=, at_cancel + 1);
+  g_assert_cmpuint (produced, <, 4000);
+
+  g_string_free (s.deltas, TRUE);
+  g_assert_finalize_object (generation);
+  g_assert_finalize_object (engine);
+}
+
+static void
+test_engine_context_overflow (void)
+{
+  LoadResult r = { 0 };
+  KestrelEngine *engine = load_engine (tiny_dir, 96, &r);
+  g_autoptr(GString) long_text = g_string_new (NULL);
+  g_autoptr(GPtrArray) history = NULL;
+  g_autoptr(GPtrArray) too_long = NULL;
+  KestrelSamplingSettings settings;
+  KestrelGenerationStats stats;
+  KestrelGeneration *generation;
+  Stream s = { g_string_new (NULL) };
+
+  g_assert_true (r.ok);
+  g_assert_cmpuint (kestrel_engine_get_context_length (engine), ==, 96);
+  kestrel_sampling_settings_init (&settings);
+  settings.temperature = 0;
+  settings.max_tokens = 8;
+
+  /* Old turns are dropped to make room; the newest question stays. */
+  history = make_turns ("first question about many different things", "first answer about them all",
+                        "second question about other things entirely", "second answer, equally long",
+                        "third question, which still has to be answered", "third answer that is long too",
+                        "the newest question", NULL);
+  g_ptr_array_insert (history, 0, kestrel_chat_turn_new (KESTREL_ROLE_SYSTEM, "Be brief."));
+  generation = kestrel_engine_generate (engine, "c-overflow", history, &settings);
+  run_stream (generation, &s);
+  g_assert_cmpint (kestrel_generation_get_status (generation), ==, KESTREL_GENERATION_COMPLETE);
+  kestrel_generation_get_stats (generation, &stats);
+  g_test_message ("dropped %u turns; prompt %u tokens", stats.dropped_turns, stats.prompt_tokens);
+  g_assert_cmpuint (stats.dropped_turns, >=, 2);
+  g_assert_cmpuint (stats.prompt_tokens + 8, <=, 96);
+  g_assert_finalize_object (generation);
+
+  /* A single message longer than the context is refused with a clear error. */
+  for (int i = 0; i < 200; i++)
+    g_string_append (long_text, "word ");
+  too_long = make_turns (long_text->str, NULL);
+  s.finished = FALSE;
+  generation = kestrel_engine_generate (engine, "c-overflow", too_long, &settings);
+  run_stream (generation, &s);
+  g_assert_cmpint (kestrel_generation_get_status (generation), ==, KESTREL_GENERATION_FAILED);
+  g_assert_error ((GError *) kestrel_generation_get_error (generation),
+                  KESTREL_ENGINE_ERROR, KESTREL_ENGINE_ERROR_CONTEXT_FULL);
+  g_test_message ("%s", kestrel_generation_get_error (generation)->message);
+
+  g_string_free (s.deltas, TRUE);
+  g_assert_finalize_object (generation);
+  g_assert_finalize_object (engine);
+}
+
+static void
+count_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  gssize *n = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *n = kestrel_engine_count_tokens_finish (KESTREL_ENGINE (source), result, &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_engine_count_tokens (void)
+{
+  LoadResult r = { 0 };
+  KestrelEngine *engine = load_engine (tiny_dir, 0, &r);
+  g_autoptr(GPtrArray) short_turns = make_turns ("Hi", NULL);
+  g_autoptr(GPtrArray) long_turns = make_turns ("Hi", "Hello! How can I help?", "Tell me more.", NULL);
+  gssize n_short = -1, n_long = -1;
+
+  g_assert_true (r.ok);
+  kestrel_engine_count_tokens_async (engine, short_turns, NULL, count_cb, &n_short);
+  kestrel_engine_count_tokens_async (engine, long_turns, NULL, count_cb, &n_long);
+  while (n_short < 0 || n_long < 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_test_message ("short %zd tokens, long %zd tokens", n_short, n_long);
+  /* "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n" is at least 7 */
+  g_assert_cmpint (n_short, >=, 7);
+  g_assert_cmpint (n_long, >, n_short + 8);
+  g_assert_finalize_object (engine);
+}
+
+/* ---- fixture ----------------------------------------------------------------------- */
+
+static void
+make_tiny_checkpoint (void)
+{
+  ke_gen_options options;
+  ke_error *error = NULL;
+
+  tmp_root = g_dir_make_tmp ("kestrel-engine-XXXXXX", NULL);
+  g_assert_nonnull (tmp_root);
+  tiny_dir = g_build_filename (tmp_root, "tiny", NULL);
+  ke_gen_options_init (&options);
+  options.shape = "tiny";
+  options.seed = 3;
+  if (!ke_gen_checkpoint (tiny_dir, &options, NULL, NULL, &error))
+    g_error ("cannot generate the tiny checkpoint: %s", error->message);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                                                                   G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
+                                                                   NULL, NULL);
+  GFileInfo *info;
+
+  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
+
+      remove_tree (child);
+      g_object_unref (info);
+    }
+  g_remove (path);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  make_tiny_checkpoint ();
+
+  g_test_add_func ("/kestrel/engine/load-failures", test_engine_load_failures);
+  g_test_add_func ("/kestrel/engine/generate-without-model", test_engine_generate_without_model);
+  g_test_add_func ("/kestrel/engine/stream", test_engine_stream);
+  g_test_add_func ("/kestrel/engine/cancel", test_engine_cancel);
+  g_test_add_func ("/kestrel/engine/context-overflow", test_engine_context_overflow);
+  g_test_add_func ("/kestrel/engine/count-tokens", test_engine_count_tokens);
+
+  ret = g_test_run ();
+  remove_tree (tmp_root);
+  g_free (tiny_dir);
+  g_free (tmp_root);
+  return ret;
+}

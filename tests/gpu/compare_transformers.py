@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Compare Kestrel's CPU backend with transformers' Gemma3ForConditionalGeneration.
+
+Runs ON THE GPU MACHINE (torch + transformers 5.x + safetensors + Pillow), normally through
+tests/gpu/run-compare-transformers.sh.  For each checkpoint and each case (text only, one
+image, two images, a prompt longer than the sliding window, the same with an image) it
+
+  1. makes token ids (random text ids + image runs "<boi> <image>×mm <eoi>") and random
+     RGB images, written as PPM for kestrel-cli and handed as PIL images to
+     Gemma3ImageProcessor — so preprocessing is compared too;
+  2. runs `kestrel-cli logits --backend cpu --ids … --image … --out F`;
+  3. runs transformers in float32 with the same weights and numerics
+     (kestrel_hf_reference.py: FP8 dequantized, per-token FP8 activation quantization
+     emulated, bf16-rounded embedding scale, no TF32);
+  4. prints ‖Δ‖/‖ref‖ and whether the top-1 token agrees; exits 1 unless every case has
+     ‖Δ‖/‖ref‖ < 1e-3 and the same top-1.
+
+Usage: compare_transformers.py --cli BUILD/app/cli/kestrel-cli --model DIR [--model DIR …]
+                               [--skip-act-quant] [--threads N] [--work DIR]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kestrel_hf_reference as ref  # noqa: E402
+
+BOUND = 1e-3
+
+
+def make_ids(rng, config, n, image_starts):
+    """n ids: bos, random text ids, and an image run (boi, mm × image, eoi) at each start."""
+    mm = config.mm_tokens_per_image
+    special = {config.boi_token_id, config.eoi_token_id, config.image_token_id}
+    vocab = config.text_config.vocab_size
+    lo, hi = min(300, vocab // 4), min(vocab, 200000)
+    ids = [int(v) for v in rng.integers(lo, hi, size=n)]
+    ids = [v if v not in special else lo for v in ids]
+    ids[0] = config.text_config.bos_token_id if config.text_config.bos_token_id is not None else 2
+    for s in image_starts:
+        assert s >= 2 and s + mm + 1 < n
+        ids[s - 1] = config.boi_token_id
+        ids[s:s + mm] = [config.image_token_id] * mm
+        ids[s + mm] = config.eoi_token_id
+    return ids
+
+
+def cases(config):
+    mm = config.mm_tokens_per_image
+    window = config.text_config.sliding_window
+    long_n = max(1500, window + 476)
+    return [
+        ("text", 96, []),
+        ("one image", mm + 64, [8]),
+        ("two images", 2 * mm + 80, [8, mm + 40]),
+        (f"long text ({long_n} > window {window})", long_n, []),
+        (f"long + image ({long_n})", long_n, [5]),
+    ]
+
+
+def run_cli(cli, model_dir, ids, ppms, out, skip_act_quant, threads):
+    cmd = [cli, "logits", "--model", model_dir, "--backend", "cpu", "--quiet",
+           "--ids", " ".join(map(str, ids)), "--out", out]
+    for p in ppms:
+        cmd += ["--image", p]
+    if skip_act_quant:
+        cmd.append("--skip-act-quant")
+    if threads:
+        cmd += ["--threads", str(threads)]
+    t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"kestrel-cli failed ({r.returncode}): {r.stderr.strip()}")
+    return time.time() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--model", action="append", required=True)
+    ap.add_argument("--skip-act-quant", action="store_true", help="W8A16 on both sides")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--work", default=None)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    import transformers
+    print(f"# torch {torch.__version__}, transformers {transformers.__version__}, reference on {device}"
+          f"{' (' + torch.cuda.get_device_name(0) + ')' if device == 'cuda' else ''}")
+    print(f"# activations: {'W8A16 (no activation quantization)' if args.skip_act_quant else 'W8A8 dynamic per-token FP8'}")
+    work = args.work or tempfile.mkdtemp(prefix="kestrel-compare-")
+    os.makedirs(work, exist_ok=True)
+    rows, ok = [], True
+    for model_dir in args.model:
+        model, config = ref.build_model(model_dir, device, act_quant=not args.skip_act_quant)
+        ref_proc, procs = ref.image_processors(model_dir)
+        print(f"# {model_dir}: image reference {ref_proc}; also {', '.join(k for k in procs if k != ref_proc)}")
+        name = os.path.basename(os.path.normpath(model_dir))
+        vocab = config.text_config.vocab_size
+        rng = np.random.default_rng(args.seed)
+        for case, n, starts in cases(config):
+            ids = make_ids(rng, config, n, starts)
+            images = [rng.integers(0, 256, size=(int(h), int(w), 3), dtype=np.uint8)
+                      for h, w in [(rng.integers(40, 1200), rng.integers(40, 1200)) for _ in starts]]
+            ppms = []
+            for k, a in enumerate(images):
+                p = os.path.join(work, f"{name}-{len(rows)}-{k}.ppm")
+                ref.write_ppm(p, a)
+                ppms.append(p)
+            pix = procs[ref_proc](images) if images else None
+            for other, fn in procs.items():
+                if images and other != ref_proc:
+                    d = (fn(images) - pix).abs().max().item()
+                    print(f"# {name} / {case}: {other} vs {ref_proc}: max |Δpixel value| = {d:.4g}"
+                          f" ({d / 2 * 255:.2f} levels of 255)")
+            out = os.path.join(work, f"{name}-{len(rows)}.f32")
+            cpu_s = run_cli(args.cli, model_dir, ids, ppms, out, args.skip_act_quant, args.threads)
+            got = ref.read_f32(out, vocab)
+            want = ref.last_logits(model, config, ids, pix, device)
+            rel = ((got - want).norm() / want.norm()).item()
+            top_ok = int(got.argmax()) == int(want.argmax())
+            passed = rel < BOUND and top_ok
+            ok &= passed
+            rows.append((name, case, n, len(images), rel, top_ok, cpu_s, passed))
+            print(f"# {name} / {case}: {rel:.3e} top-1 {int(got.argmax())} vs {int(want.argmax())}"
+                  f" ({cpu_s:.1f} s on the CPU backend)", flush=True)
+        del model
+        if device == "cuda":
+            torch.cuda.empty_cache()
+
+    print()
+    print(f"| checkpoint | case | tokens | images | ‖Δ‖/‖ref‖ | top-1 equal | CPU backend s | pass (< {BOUND:g}) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, case, n, ni, rel, top_ok, s, passed in rows:
+        print(f"| {name} | {case} | {n} | {ni} | {rel:.3e} | {'yes' if top_ok else 'NO'} | {s:.1f} | {'yes' if passed else 'NO'} |")
+    print()
+    print("ALL PASS" if ok else "FAILURES")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
