@@ -9,6 +9,7 @@
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
+#include "kestrel-model-library.h"
 #include "kestrel-model-status-page.h"
 
 struct _KestrelModelStatusPage
@@ -16,6 +17,7 @@ struct _KestrelModelStatusPage
   GtkWidget  parent_instance;
 
   GtkWidget *detected_box;
+  GtkWidget *download_button;
   GtkLabel  *detected_label;
   GFile     *detected_folder;
 };
@@ -23,29 +25,25 @@ struct _KestrelModelStatusPage
 G_DEFINE_FINAL_TYPE (KestrelModelStatusPage, kestrel_model_status_page, GTK_TYPE_WIDGET)
 
 enum {
+  PROP_0,
+  PROP_CAN_DOWNLOAD,
+  N_PROPS
+};
+
+enum {
   FOLDER_CHOSEN,
+  DOWNLOAD_REQUESTED,
   N_SIGNALS
 };
 
+static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
-
-static char *
-hub_cache_dir (void)
-{
-  const char *hub = g_getenv ("HF_HUB_CACHE");
-  const char *home = g_getenv ("HF_HOME");
-
-  if (hub != NULL && hub[0] != '\0')
-    return g_strdup (hub);
-  if (home != NULL && home[0] != '\0')
-    return g_build_filename (home, "hub", NULL);
-  return g_build_filename (g_get_home_dir (), ".cache", "huggingface", "hub", NULL);
-}
 
 GFile *
 kestrel_model_status_page_find_cached_model (void)
 {
-  g_autofree char *hub = hub_cache_dir ();
+  g_autoptr(GFile) hub_dir = kestrel_model_library_default_hf_cache ();
+  g_autofree char *hub = g_file_get_path (hub_dir);
   g_auto(GStrv) parts = g_strsplit (KESTREL_MODEL_REPO_ID, "/", 2);
   g_autofree char *repo_dir = g_strdup_printf ("models--%s--%s", parts[0], parts[1]);
   g_autofree char *snapshots = g_build_filename (hub, repo_dir, "snapshots", NULL);
@@ -107,6 +105,68 @@ use_detected_clicked_cb (KestrelModelStatusPage *self)
     g_signal_emit (self, signals[FOLDER_CHOSEN], 0, self->detected_folder);
 }
 
+static void
+download_clicked_cb (KestrelModelStatusPage *self)
+{
+  g_signal_emit (self, signals[DOWNLOAD_REQUESTED], 0);
+}
+
+gboolean
+kestrel_model_status_page_get_can_download (KestrelModelStatusPage *self)
+{
+  g_return_val_if_fail (KESTREL_IS_MODEL_STATUS_PAGE (self), FALSE);
+  return gtk_widget_get_visible (self->download_button);
+}
+
+void
+kestrel_model_status_page_set_can_download (KestrelModelStatusPage *self,
+                                            gboolean                can_download)
+{
+  g_return_if_fail (KESTREL_IS_MODEL_STATUS_PAGE (self));
+
+  if (kestrel_model_status_page_get_can_download (self) == !!can_download)
+    return;
+
+  gtk_widget_set_visible (self->download_button, can_download);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CAN_DOWNLOAD]);
+}
+
+static void
+kestrel_model_status_page_get_property (GObject    *object,
+                                        guint       prop_id,
+                                        GValue     *value,
+                                        GParamSpec *pspec)
+{
+  KestrelModelStatusPage *self = KESTREL_MODEL_STATUS_PAGE (object);
+
+  switch (prop_id)
+    {
+    case PROP_CAN_DOWNLOAD:
+      g_value_set_boolean (value, kestrel_model_status_page_get_can_download (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+kestrel_model_status_page_set_property (GObject      *object,
+                                        guint         prop_id,
+                                        const GValue *value,
+                                        GParamSpec   *pspec)
+{
+  KestrelModelStatusPage *self = KESTREL_MODEL_STATUS_PAGE (object);
+
+  switch (prop_id)
+    {
+    case PROP_CAN_DOWNLOAD:
+      kestrel_model_status_page_set_can_download (self, g_value_get_boolean (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
 GFile *
 kestrel_model_status_page_get_detected_folder (KestrelModelStatusPage *self)
 {
@@ -141,7 +201,17 @@ kestrel_model_status_page_class_init (KestrelModelStatusPageClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = kestrel_model_status_page_dispose;
+  object_class->get_property = kestrel_model_status_page_get_property;
+  object_class->set_property = kestrel_model_status_page_set_property;
 
+  properties[PROP_CAN_DOWNLOAD] =
+    g_param_spec_boolean ("can-download", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[DOWNLOAD_REQUESTED] = g_signal_new ("download-requested", G_TYPE_FROM_CLASS (klass),
+                                              G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                              G_TYPE_NONE, 0);
   signals[FOLDER_CHOSEN] = g_signal_new ("folder-chosen", G_TYPE_FROM_CLASS (klass),
                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                          G_TYPE_NONE, 1, G_TYPE_FILE);
@@ -150,6 +220,8 @@ kestrel_model_status_page_class_init (KestrelModelStatusPageClass *klass)
                                                "/io/github/kestrelchat/Kestrel/kestrel-model-status-page.ui");
   gtk_widget_class_bind_template_child (widget_class, KestrelModelStatusPage, detected_box);
   gtk_widget_class_bind_template_child (widget_class, KestrelModelStatusPage, detected_label);
+  gtk_widget_class_bind_template_child (widget_class, KestrelModelStatusPage, download_button);
+  gtk_widget_class_bind_template_callback (widget_class, download_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, choose_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, use_detected_clicked_cb);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);

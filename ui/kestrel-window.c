@@ -53,6 +53,9 @@ kestrel_window_show_chat (KestrelWindow *self,
 {
   g_return_if_fail (KESTREL_IS_WINDOW (self));
   gtk_stack_set_visible_child_name (self->content_stack, show_chat ? "chat" : "no-model");
+  /* ready to type */
+  if (show_chat)
+    kestrel_composer_grab_focus_text (kestrel_chat_page_get_composer (self->chat_page));
 }
 
 static void

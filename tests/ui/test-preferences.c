@@ -98,6 +98,20 @@ test_preferences_bindings (void)
 }
 
 static void
+folder_chosen_cb (KestrelModelStatusPage *page,
+                  GFile                  *folder,
+                  GFile                 **out)
+{
+  g_set_object (out, folder);
+}
+
+static void
+count_cb (guint *count)
+{
+  (*count)++;
+}
+
+static void
 test_model_status_page_detects_cache (void)
 {
   g_autofree char *hub = g_dir_make_tmp ("kestrel-hub-XXXXXX", NULL);
@@ -132,6 +146,35 @@ test_model_status_page_detects_cache (void)
   page = g_object_ref_sink (KESTREL_MODEL_STATUS_PAGE (kestrel_model_status_page_new ()));
   g_assert_true (g_file_equal (kestrel_model_status_page_get_detected_folder (page), found));
   g_assert_true (gtk_widget_get_visible (find_descendant_full (GTK_WIDGET (page), GTK_TYPE_LABEL, "caption")));
+
+  /* accepting the detected copy chooses that folder */
+  {
+    GtkWidget *use = NULL;
+
+    use = gtk_widget_get_first_child (gtk_widget_get_parent (find_descendant_full (GTK_WIDGET (page), GTK_TYPE_LABEL, "caption")));
+    g_signal_connect (page, "folder-chosen", G_CALLBACK (folder_chosen_cb), &chosen);
+    g_signal_emit_by_name (use, "clicked");
+    g_assert_nonnull (chosen);
+    g_assert_true (g_file_equal (chosen, found));
+  }
+
+  /* the download button shows only when someone can download */
+  {
+    guint n_requests = 0;
+    GtkWidget *download = NULL;
+
+    for (GtkWidget *w = find_descendant_full (GTK_WIDGET (page), GTK_TYPE_BUTTON, "pill"); w != NULL;
+         w = gtk_widget_get_next_sibling (w))
+      if (GTK_IS_BUTTON (w) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (w)), "_Download the Model…") == 0)
+        download = w;
+    g_assert_nonnull (download);
+    g_assert_false (gtk_widget_get_visible (download));
+    kestrel_model_status_page_set_can_download (page, TRUE);
+    g_assert_true (gtk_widget_get_visible (download));
+    g_signal_connect_swapped (page, "download-requested", G_CALLBACK (count_cb), &n_requests);
+    g_signal_emit_by_name (download, "clicked");
+    g_assert_cmpuint (n_requests, ==, 1);
+  }
   g_object_unref (page);
 
   g_unsetenv ("HF_HUB_CACHE");
