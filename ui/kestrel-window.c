@@ -19,6 +19,7 @@ struct _KestrelWindow
   GtkStack               *content_stack;
   KestrelModelStatusPage *no_model_page;
   KestrelChatPage        *chat_page;
+  KestrelEngineIndicator *engine_indicator;
 };
 
 G_DEFINE_FINAL_TYPE (KestrelWindow, kestrel_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -45,6 +46,13 @@ kestrel_window_get_model_status_page (KestrelWindow *self)
 {
   g_return_val_if_fail (KESTREL_IS_WINDOW (self), NULL);
   return self->no_model_page;
+}
+
+KestrelEngineIndicator *
+kestrel_window_get_engine_indicator (KestrelWindow *self)
+{
+  g_return_val_if_fail (KESTREL_IS_WINDOW (self), NULL);
+  return self->engine_indicator;
 }
 
 void
@@ -100,6 +108,7 @@ kestrel_window_class_init (KestrelWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KestrelWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, KestrelWindow, no_model_page);
   gtk_widget_class_bind_template_child (widget_class, KestrelWindow, chat_page);
+  gtk_widget_class_bind_template_child (widget_class, KestrelWindow, engine_indicator);
 
   gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_action_cb);
   gtk_widget_class_install_action (widget_class, "win.about", NULL, about_action_cb);
@@ -112,6 +121,7 @@ kestrel_window_init (KestrelWindow *self)
 {
   g_type_ensure (KESTREL_TYPE_MODEL_STATUS_PAGE);
   g_type_ensure (KESTREL_TYPE_CHAT_PAGE);
+  g_type_ensure (KESTREL_TYPE_ENGINE_INDICATOR);
 
   gtk_widget_init_template (GTK_WIDGET (self));
 }

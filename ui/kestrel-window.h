@@ -8,6 +8,7 @@
 
 #include "kestrel-application.h"
 #include "kestrel-chat-page.h"
+#include "kestrel-engine-indicator.h"
 #include "kestrel-model-status-page.h"
 
 G_BEGIN_DECLS
@@ -19,6 +20,8 @@ G_DECLARE_FINAL_TYPE (KestrelWindow, kestrel_window, KESTREL, WINDOW, AdwApplica
 KestrelWindow          *kestrel_window_new                  (KestrelApplication *application);
 KestrelChatPage        *kestrel_window_get_chat_page        (KestrelWindow      *self);
 KestrelModelStatusPage *kestrel_window_get_model_status_page (KestrelWindow     *self);
+/* In the chat's header bar; shows nothing until it is given the engine. */
+KestrelEngineIndicator *kestrel_window_get_engine_indicator (KestrelWindow      *self);
 /* Shows the chat (TRUE) or the model status page (FALSE) in the content pane. */
 void                    kestrel_window_show_chat            (KestrelWindow      *self,
                                                              gboolean            show_chat);
