@@ -112,6 +112,7 @@ key_pressed_cb (GtkEventControllerKey *controller,
                 KestrelComposer       *self)
 {
   GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->text_view);
+  GdkEvent *event;
 
   if (keyval == GDK_KEY_Escape)
     {
@@ -123,6 +124,11 @@ key_pressed_cb (GtkEventControllerKey *controller,
 
   if (keyval != GDK_KEY_Return && keyval != GDK_KEY_KP_Enter && keyval != GDK_KEY_ISO_Enter)
     return FALSE;
+
+  /* an input method that is composing takes the Enter itself (to commit its text) */
+  event = gtk_event_controller_get_current_event (GTK_EVENT_CONTROLLER (controller));
+  if (event != NULL && gtk_text_view_im_context_filter_keypress (self->text_view, event))
+    return TRUE;
 
   /* Shift+Enter (or Ctrl+Enter) is a new line; plain Enter sends */
   if (state & (GDK_SHIFT_MASK | GDK_CONTROL_MASK))
