@@ -115,30 +115,37 @@ update_status (KestrelMessageRow *self)
   const char *icon = NULL;
   const char *text = NULL;
 
+  const char *style = NULL;
+
   gtk_widget_remove_css_class (GTK_WIDGET (self->status_label), "error");
   gtk_widget_remove_css_class (GTK_WIDGET (self->status_label), "warning");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), "error");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), "warning");
+  gtk_widget_remove_css_class (self->status_box, "dim-label");
   gtk_widget_set_visible (self->spinner, status == KESTREL_MESSAGE_PENDING);
 
   switch (status)
     {
     case KESTREL_MESSAGE_PENDING:
       text = _("Reading…");
+      gtk_widget_add_css_class (self->status_box, "dim-label");
       break;
     case KESTREL_MESSAGE_FAILED:
       icon = "dialog-error-symbolic";
       text = kestrel_chat_message_get_error_message (self->message);
       if (text == NULL)
         text = _("The reply failed");
-      gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "error");
+      style = "error";
       break;
     case KESTREL_MESSAGE_CANCELLED:
       icon = "media-playback-stop-symbolic";
       text = _("Stopped");
+      gtk_widget_add_css_class (self->status_box, "dim-label");
       break;
     case KESTREL_MESSAGE_INTERRUPTED:
       icon = "dialog-warning-symbolic";
       text = _("Interrupted — this reply is incomplete");
-      gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "warning");
+      style = "warning";
       break;
     case KESTREL_MESSAGE_STREAMING:
     case KESTREL_MESSAGE_COMPLETE:
@@ -146,6 +153,11 @@ update_status (KestrelMessageRow *self)
       break;
     }
 
+  if (style != NULL)
+    {
+      gtk_widget_add_css_class (GTK_WIDGET (self->status_label), style);
+      gtk_widget_add_css_class (GTK_WIDGET (self->status_icon), style);
+    }
   gtk_widget_set_visible (self->status_box, text != NULL);
   gtk_widget_set_visible (GTK_WIDGET (self->status_icon), icon != NULL);
   if (icon != NULL)
@@ -195,6 +207,10 @@ update_footer (KestrelMessageRow *self)
 static void
 render_text (KestrelMessageRow *self)
 {
+  /* nothing to copy in a reply that failed before its first word */
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "message.copy",
+                                 kestrel_chat_message_get_text (self->message)[0] != '\0');
+
   if (kestrel_chat_message_get_role (self->message) == KESTREL_ROLE_USER)
     gtk_label_set_label (self->user_label, kestrel_chat_message_get_text (self->message));
   else

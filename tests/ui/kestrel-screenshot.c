@@ -118,6 +118,34 @@ create_demo_conversation (void)
   return G_LIST_MODEL (store);
 }
 
+/* One reply in each state the chat view shows. */
+static GListModel *
+create_states_conversation (void)
+{
+  GListStore *store = g_list_store_new (KESTREL_TYPE_CHAT_MESSAGE);
+  struct { KestrelRole role; const char *text; KestrelMessageStatus status; const char *error; } demo[] = {
+    { KESTREL_ROLE_USER, "Summarise the attached report in three bullet points.", KESTREL_MESSAGE_COMPLETE, NULL },
+    { KESTREL_ROLE_MODEL, "", KESTREL_MESSAGE_FAILED, "The GPU ran out of memory. Close other programs that use it, or choose a shorter context length in Preferences." },
+    { KESTREL_ROLE_USER, "Write a long story about a kestrel.", KESTREL_MESSAGE_COMPLETE, NULL },
+    { KESTREL_ROLE_MODEL, "High above the fields, the kestrel hung in the wind as if", KESTREL_MESSAGE_CANCELLED, NULL },
+    { KESTREL_ROLE_USER, "And what happened next?", KESTREL_MESSAGE_COMPLETE, NULL },
+    { KESTREL_ROLE_MODEL, "It dropped, wings folded, toward", KESTREL_MESSAGE_INTERRUPTED, NULL },
+    { KESTREL_ROLE_USER, "Are you there?", KESTREL_MESSAGE_COMPLETE, NULL },
+    { KESTREL_ROLE_MODEL, "", KESTREL_MESSAGE_PENDING, NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (demo); i++)
+    {
+      g_autoptr(KestrelChatMessage) message = kestrel_chat_message_new (demo[i].role, demo[i].text);
+
+      kestrel_chat_message_set_status (message, demo[i].status);
+      kestrel_chat_message_set_error_message (message, demo[i].error);
+      g_list_store_append (store, message);
+    }
+
+  return G_LIST_MODEL (store);
+}
+
 static gpointer
 find_descendant (GtkWidget *widget,
                  GType      type)
@@ -278,6 +306,15 @@ activate_cb (GApplication *app)
   save_window (widget, "narrow.png");
 
   resize (widget, 1100, 820);
+  {
+    g_autoptr(GListModel) states = create_states_conversation ();
+
+    kestrel_chat_view_set_model (kestrel_chat_page_get_chat_view (page), states);
+    kestrel_composer_set_busy (kestrel_chat_page_get_composer (page), TRUE);
+    settle (widget, 40);
+    save_window (widget, "message-states.png");
+    kestrel_composer_set_busy (kestrel_chat_page_get_composer (page), FALSE);
+  }
   g_settings_set_string (settings, "model-folder",
                          "/home/user/.cache/huggingface/hub/models--BCCard--gemma-3-4b-it-FP8-Dynamic/snapshots/main");
   gtk_widget_activate_action (widget, "win.preferences", NULL);
