@@ -578,18 +578,19 @@ images_encoded_cb (GObject      *source,
                                       sd->self->cancellable, user_saved_cb, sd);
 }
 
+static void send_user_message (KestrelChatController *self,
+                               KestrelChatMessage    *user,
+                               gint64                 parent_id);
+
 void
 kestrel_chat_controller_send (KestrelChatController *self,
                               const char            *text,
                               GPtrArray             *images)
 {
   g_autoptr(KestrelChatMessage) user = NULL;
-  g_autoptr(KestrelChatMessage) reply = NULL;
-  g_autoptr(GPtrArray) image_copy = g_ptr_array_new_with_free_func ((GDestroyNotify) kestrel_image_unref);
   g_autoptr(GError) error = NULL;
+  gint64 parent_id;
   guint n;
-  SendData *sd;
-  GTask *task;
 
   g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
   g_return_if_fail (text != NULL);
@@ -613,28 +614,45 @@ kestrel_chat_controller_send (KestrelChatController *self,
   n = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
   user = kestrel_chat_message_new (KESTREL_ROLE_USER, text);
   for (guint i = 0; images != NULL && i < images->len; i++)
+    kestrel_chat_message_add_image (user, g_ptr_array_index (images, i));
+
+  parent_id = 0;
+  if (n > 0)
     {
-      kestrel_chat_message_add_image (user, g_ptr_array_index (images, i));
-      g_ptr_array_add (image_copy, kestrel_image_ref (g_ptr_array_index (images, i)));
+      g_autoptr(KestrelChatMessage) last = g_list_model_get_item (G_LIST_MODEL (self->messages), n - 1);
+      parent_id = message_store_id (last);
     }
-  reply = kestrel_chat_message_new (KESTREL_ROLE_MODEL, "");
+  send_user_message (self, user, parent_id);
+}
+
+/* Appends `user` to the view, starts the reply, and saves both (user under parent_id). */
+static void
+send_user_message (KestrelChatController *self,
+                   KestrelChatMessage    *user,
+                   gint64                 parent_id)
+{
+  g_autoptr(KestrelChatMessage) reply = kestrel_chat_message_new (KESTREL_ROLE_MODEL, "");
+  GPtrArray *user_images = kestrel_chat_message_get_images (user);
+  GPtrArray *image_copy = g_ptr_array_new_with_free_func ((GDestroyNotify) kestrel_image_unref);
+  SendData *sd;
+  GTask *task;
+
+  for (guint i = 0; user_images != NULL && i < user_images->len; i++)
+    g_ptr_array_add (image_copy, kestrel_image_ref (g_ptr_array_index (user_images, i)));
   kestrel_chat_message_set_status (reply, KESTREL_CHAT_MESSAGE_PENDING);
+  set_message_store_id (user, PARENT_ID, parent_id);
 
   sd = g_new0 (SendData, 1);
   sd->self = g_object_ref (self);
   sd->user = g_object_ref (user);
-  if (n > 0)
-    {
-      g_autoptr(KestrelChatMessage) last = g_list_model_get_item (G_LIST_MODEL (self->messages), n - 1);
-      sd->parent_id = message_store_id (last);
-    }
+  sd->parent_id = parent_id;
 
   g_list_store_append (self->messages, user);
   g_list_store_append (self->messages, reply);
-  sd->row = start_reply (self, reply, n + 1);
+  sd->row = start_reply (self, reply, g_list_model_get_n_items (G_LIST_MODEL (self->messages)) - 1);
 
   task = g_task_new (NULL, NULL, images_encoded_cb, sd);
-  g_task_set_task_data (task, g_steal_pointer (&image_copy), (GDestroyNotify) g_ptr_array_unref);
+  g_task_set_task_data (task, image_copy, (GDestroyNotify) g_ptr_array_unref);
   g_task_run_in_thread (task, encode_images_thread);
   g_object_unref (task);
 }
@@ -716,6 +734,73 @@ kestrel_chat_controller_delete (KestrelChatController *self,
     }
   g_list_store_splice (self->messages, position,
                        g_list_model_get_n_items (G_LIST_MODEL (self->messages)) - position, NULL, 0);
+}
+
+void
+kestrel_chat_controller_edit (KestrelChatController *self,
+                              KestrelChatMessage    *message,
+                              const char            *text)
+{
+  g_autoptr(KestrelChatMessage) edited = NULL;
+  GPtrArray *images;
+  gboolean found;
+  guint position;
+
+  g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
+
+  if (self->generation != NULL || kestrel_chat_message_get_role (message) != KESTREL_ROLE_USER)
+    return;
+  position = position_of (self, message, &found);
+  if (!found)
+    return;
+
+  /* The edited text is a new alternative of the message (a sibling in the store); the
+   * old message and its replies stay there as the other branch. */
+  edited = kestrel_chat_message_new (KESTREL_ROLE_USER, text);
+  images = kestrel_chat_message_get_images (message);
+  for (guint i = 0; images != NULL && i < images->len; i++)
+    kestrel_chat_message_add_image (edited, g_ptr_array_index (images, i));
+  g_list_store_splice (self->messages, position,
+                       g_list_model_get_n_items (G_LIST_MODEL (self->messages)) - position, NULL, 0);
+  send_user_message (self, edited,
+                     GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (message), PARENT_ID)));
+}
+
+void
+kestrel_chat_controller_switch_branch (KestrelChatController *self,
+                                       KestrelChatMessage    *message,
+                                       int                    delta)
+{
+  g_autoptr(GPtrArray) siblings = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 id = message_store_id (message);
+  int index = -1, target;
+
+  g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
+
+  if (self->generation != NULL || id <= 0)
+    return;
+  siblings = kestrel_store_list_siblings (self->store, id, &error);
+  if (siblings == NULL)
+    {
+      report_error (self, _("The alternatives could not be read"), error);
+      return;
+    }
+  for (guint i = 0; i < siblings->len; i++)
+    if (kestrel_message_get_id (g_ptr_array_index (siblings, i)) == id)
+      index = (int) i;
+  target = index + delta;
+  if (index < 0 || target < 0 || target >= (int) siblings->len)
+    return;
+  if (!kestrel_store_select_message (self->store,
+                                     kestrel_message_get_id (g_ptr_array_index (siblings, target)),
+                                     &error))
+    {
+      report_error (self, _("The alternative could not be shown"), error);
+      return;
+    }
+  /* the shown thread follows the selection */
+  kestrel_chat_controller_open (self, self->conversation_id);
 }
 
 /* ---- object ------------------------------------------------------------------------ */

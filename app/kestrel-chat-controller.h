@@ -39,6 +39,14 @@ void                   kestrel_chat_controller_regenerate        (KestrelChatCon
                                                                   KestrelChatMessage    *message);
 void                   kestrel_chat_controller_delete            (KestrelChatController *self,
                                                                   KestrelChatMessage    *message);
+/* Edit-and-resend of a user message: a new alternative of it (a branch) and a new reply. */
+void                   kestrel_chat_controller_edit              (KestrelChatController *self,
+                                                                  KestrelChatMessage    *message,
+                                                                  const char            *text);
+/* Shows the previous (-1) or next (+1) alternative of `message` and what follows it. */
+void                   kestrel_chat_controller_switch_branch     (KestrelChatController *self,
+                                                                  KestrelChatMessage    *message,
+                                                                  int                    delta);
 
 void                   kestrel_chat_controller_set_system_prompt (KestrelChatController *self,
                                                                   const char            *system_prompt);

@@ -9,13 +9,15 @@
 #include <glib/gi18n.h>
 
 #include "kestrel-preferences-dialog.h"
-#include "kestrel-window.h"
+#include "kestrel-window-private.h"
 
 struct _KestrelWindow
 {
   AdwApplicationWindow  parent_instance;
 
+  AdwToastOverlay        *toast_overlay;
   AdwNavigationSplitView *split_view;
+  GtkListBox             *conversation_list;
   GtkStack               *content_stack;
   KestrelModelStatusPage *no_model_page;
   KestrelChatPage        *chat_page;
@@ -66,6 +68,27 @@ kestrel_window_show_chat (KestrelWindow *self,
     kestrel_composer_grab_focus_text (kestrel_chat_page_get_composer (self->chat_page));
 }
 
+AdwToastOverlay *
+kestrel_window_get_toast_overlay (KestrelWindow *self)
+{
+  g_return_val_if_fail (KESTREL_IS_WINDOW (self), NULL);
+  return self->toast_overlay;
+}
+
+GtkListBox *
+kestrel_window_get_conversation_list (KestrelWindow *self)
+{
+  g_return_val_if_fail (KESTREL_IS_WINDOW (self), NULL);
+  return self->conversation_list;
+}
+
+void
+kestrel_window_show_content (KestrelWindow *self)
+{
+  g_return_if_fail (KESTREL_IS_WINDOW (self));
+  adw_navigation_split_view_set_show_content (self->split_view, TRUE);
+}
+
 static void
 preferences_action_cb (GtkWidget  *widget,
                        const char *action_name,
@@ -104,7 +127,9 @@ kestrel_window_class_init (KestrelWindowClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/kestrelchat/Kestrel/kestrel-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, KestrelWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, KestrelWindow, split_view);
+  gtk_widget_class_bind_template_child (widget_class, KestrelWindow, conversation_list);
   gtk_widget_class_bind_template_child (widget_class, KestrelWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, KestrelWindow, no_model_page);
   gtk_widget_class_bind_template_child (widget_class, KestrelWindow, chat_page);
@@ -114,6 +139,7 @@ kestrel_window_class_init (KestrelWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.about", NULL, about_action_cb);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_comma, GDK_CONTROL_MASK,
                                        "win.preferences", NULL);
+  _kestrel_window_class_add_session_actions (widget_class);
 }
 
 static void

@@ -10,6 +10,7 @@
 #include "kestrel-chat-page.h"
 #include "kestrel-engine-indicator.h"
 #include "kestrel-model-status-page.h"
+#include "kestrel-chat-controller.h"
 
 G_BEGIN_DECLS
 
@@ -25,5 +26,14 @@ KestrelEngineIndicator *kestrel_window_get_engine_indicator (KestrelWindow      
 /* Shows the chat (TRUE) or the model status page (FALSE) in the content pane. */
 void                    kestrel_window_show_chat            (KestrelWindow      *self,
                                                              gboolean            show_chat);
+
+/* Connects the window to the engine, the store and the settings (kestrel-window-session.c):
+ * model loading, the sidebar's conversations, the open conversation. */
+void                    kestrel_window_attach_session       (KestrelWindow      *self,
+                                                             KestrelEngine      *engine,
+                                                             KestrelStore       *store,
+                                                             GSettings          *settings);
+/* NULL before attach_session. */
+KestrelChatController  *kestrel_window_get_chat_controller  (KestrelWindow      *self);
 
 G_END_DECLS
