@@ -320,8 +320,9 @@ kestrel_image_load_texture_async (GdkTexture          *texture,
 
   /* pasted and dropped images are memory textures; others (GL, dmabuf) are copied into
    * memory here, on the main thread, before the thread works on them */
-  if (GDK_IS_MEMORY_TEXTURE (texture))
-    memory = g_object_ref (texture);
+  if (GDK_IS_MEMORY_TEXTURE (texture) ||
+      !size_is_acceptable (gdk_texture_get_width (texture), gdk_texture_get_height (texture)))
+    memory = g_object_ref (texture);  /* (an oversized one is refused without a download) */
   else
     {
       g_autoptr(GdkTextureDownloader) downloader = gdk_texture_downloader_new (texture);
