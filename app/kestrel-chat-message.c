@@ -15,7 +15,7 @@ struct _KestrelChatMessage
   KestrelRole           role;
   GString              *text;
   GPtrArray            *images;
-  KestrelMessageStatus  status;
+  KestrelChatMessageStatus  status;
   char                 *error_message;
   guint                 n_tokens;
   double                tokens_per_second;
@@ -41,23 +41,23 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 GType
-kestrel_message_status_get_type (void)
+kestrel_chat_message_status_get_type (void)
 {
   static GType type;
 
   if (g_once_init_enter_pointer (&type))
     {
       static const GEnumValue values[] = {
-        { KESTREL_MESSAGE_COMPLETE, "KESTREL_MESSAGE_COMPLETE", "complete" },
-        { KESTREL_MESSAGE_PENDING, "KESTREL_MESSAGE_PENDING", "pending" },
-        { KESTREL_MESSAGE_STREAMING, "KESTREL_MESSAGE_STREAMING", "streaming" },
-        { KESTREL_MESSAGE_FAILED, "KESTREL_MESSAGE_FAILED", "failed" },
-        { KESTREL_MESSAGE_CANCELLED, "KESTREL_MESSAGE_CANCELLED", "cancelled" },
-        { KESTREL_MESSAGE_INTERRUPTED, "KESTREL_MESSAGE_INTERRUPTED", "interrupted" },
+        { KESTREL_CHAT_MESSAGE_COMPLETE, "KESTREL_CHAT_MESSAGE_COMPLETE", "complete" },
+        { KESTREL_CHAT_MESSAGE_PENDING, "KESTREL_CHAT_MESSAGE_PENDING", "pending" },
+        { KESTREL_CHAT_MESSAGE_STREAMING, "KESTREL_CHAT_MESSAGE_STREAMING", "streaming" },
+        { KESTREL_CHAT_MESSAGE_FAILED, "KESTREL_CHAT_MESSAGE_FAILED", "failed" },
+        { KESTREL_CHAT_MESSAGE_CANCELLED, "KESTREL_CHAT_MESSAGE_CANCELLED", "cancelled" },
+        { KESTREL_CHAT_MESSAGE_INTERRUPTED, "KESTREL_CHAT_MESSAGE_INTERRUPTED", "interrupted" },
         { 0, NULL, NULL },
       };
 
-      g_once_init_leave_pointer (&type, g_enum_register_static ("KestrelMessageStatus", values));
+      g_once_init_leave_pointer (&type, g_enum_register_static ("KestrelChatMessageStatus", values));
     }
 
   return type;
@@ -136,16 +136,16 @@ kestrel_chat_message_add_image (KestrelChatMessage *self,
   g_ptr_array_add (self->images, kestrel_image_ref (image));
 }
 
-KestrelMessageStatus
+KestrelChatMessageStatus
 kestrel_chat_message_get_status (KestrelChatMessage *self)
 {
-  g_return_val_if_fail (KESTREL_IS_CHAT_MESSAGE (self), KESTREL_MESSAGE_COMPLETE);
+  g_return_val_if_fail (KESTREL_IS_CHAT_MESSAGE (self), KESTREL_CHAT_MESSAGE_COMPLETE);
   return self->status;
 }
 
 void
 kestrel_chat_message_set_status (KestrelChatMessage   *self,
-                                 KestrelMessageStatus  status)
+                                 KestrelChatMessageStatus  status)
 {
   g_return_if_fail (KESTREL_IS_CHAT_MESSAGE (self));
 
@@ -315,8 +315,8 @@ kestrel_chat_message_class_init (KestrelChatMessageClass *klass)
                                             KESTREL_ROLE_SYSTEM, KESTREL_ROLE_TOOL,
                                             KESTREL_ROLE_USER, ro);
   properties[PROP_TEXT] = g_param_spec_string ("text", NULL, NULL, "", rw);
-  properties[PROP_STATUS] = g_param_spec_enum ("status", NULL, NULL, KESTREL_TYPE_MESSAGE_STATUS,
-                                               KESTREL_MESSAGE_COMPLETE, rw);
+  properties[PROP_STATUS] = g_param_spec_enum ("status", NULL, NULL, KESTREL_TYPE_CHAT_MESSAGE_STATUS,
+                                               KESTREL_CHAT_MESSAGE_COMPLETE, rw);
   properties[PROP_ERROR_MESSAGE] = g_param_spec_string ("error-message", NULL, NULL, NULL, rw);
   properties[PROP_N_TOKENS] = g_param_spec_uint ("n-tokens", NULL, NULL, 0, G_MAXUINT, 0, ro);
   properties[PROP_TOKENS_PER_SECOND] = g_param_spec_double ("tokens-per-second", NULL, NULL,

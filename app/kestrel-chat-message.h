@@ -16,16 +16,16 @@ G_BEGIN_DECLS
 
 typedef enum
 {
-  KESTREL_MESSAGE_COMPLETE,
-  KESTREL_MESSAGE_PENDING,      /* waiting for the engine (prefill) */
-  KESTREL_MESSAGE_STREAMING,    /* text is arriving */
-  KESTREL_MESSAGE_FAILED,       /* see the error-message property */
-  KESTREL_MESSAGE_CANCELLED,    /* stopped by the user */
-  KESTREL_MESSAGE_INTERRUPTED,  /* the app quit or crashed while it streamed */
-} KestrelMessageStatus;
+  KESTREL_CHAT_MESSAGE_COMPLETE,
+  KESTREL_CHAT_MESSAGE_PENDING,      /* waiting for the engine (prefill) */
+  KESTREL_CHAT_MESSAGE_STREAMING,    /* text is arriving */
+  KESTREL_CHAT_MESSAGE_FAILED,       /* see the error-message property */
+  KESTREL_CHAT_MESSAGE_CANCELLED,    /* stopped by the user */
+  KESTREL_CHAT_MESSAGE_INTERRUPTED,  /* the app quit or crashed while it streamed */
+} KestrelChatMessageStatus;
 
-#define KESTREL_TYPE_MESSAGE_STATUS (kestrel_message_status_get_type ())
-GType kestrel_message_status_get_type (void) G_GNUC_CONST;
+#define KESTREL_TYPE_CHAT_MESSAGE_STATUS (kestrel_chat_message_status_get_type ())
+GType kestrel_chat_message_status_get_type (void) G_GNUC_CONST;
 
 #define KESTREL_TYPE_CHAT_MESSAGE (kestrel_chat_message_get_type ())
 
@@ -43,9 +43,9 @@ void                  kestrel_chat_message_append_text           (KestrelChatMes
 GPtrArray            *kestrel_chat_message_get_images            (KestrelChatMessage   *self);
 void                  kestrel_chat_message_add_image             (KestrelChatMessage   *self,
                                                                   KestrelImage         *image);
-KestrelMessageStatus  kestrel_chat_message_get_status            (KestrelChatMessage   *self);
+KestrelChatMessageStatus  kestrel_chat_message_get_status            (KestrelChatMessage   *self);
 void                  kestrel_chat_message_set_status            (KestrelChatMessage   *self,
-                                                                  KestrelMessageStatus  status);
+                                                                  KestrelChatMessageStatus  status);
 const char           *kestrel_chat_message_get_error_message     (KestrelChatMessage   *self);
 void                  kestrel_chat_message_set_error_message     (KestrelChatMessage   *self,
                                                                   const char           *message);

@@ -22,7 +22,7 @@ struct _KestrelMessageRow
   KestrelChatMessage   *message;
   gulong                notify_id;
   guint                 render_tick_id;
-  KestrelMessageStatus  last_status;
+  KestrelChatMessageStatus  last_status;
 
   GtkBox               *images_box;
   GtkLabel             *user_label;
@@ -111,7 +111,7 @@ rebuild_images (KestrelMessageRow *self)
 static void
 update_status (KestrelMessageRow *self)
 {
-  KestrelMessageStatus status = kestrel_chat_message_get_status (self->message);
+  KestrelChatMessageStatus status = kestrel_chat_message_get_status (self->message);
   const char *icon = NULL;
   const char *text = NULL;
 
@@ -122,33 +122,33 @@ update_status (KestrelMessageRow *self)
   gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), "error");
   gtk_widget_remove_css_class (GTK_WIDGET (self->status_icon), "warning");
   gtk_widget_remove_css_class (self->status_box, "dim-label");
-  gtk_widget_set_visible (self->spinner, status == KESTREL_MESSAGE_PENDING);
+  gtk_widget_set_visible (self->spinner, status == KESTREL_CHAT_MESSAGE_PENDING);
 
   switch (status)
     {
-    case KESTREL_MESSAGE_PENDING:
+    case KESTREL_CHAT_MESSAGE_PENDING:
       text = _("Reading…");
       gtk_widget_add_css_class (self->status_box, "dim-label");
       break;
-    case KESTREL_MESSAGE_FAILED:
+    case KESTREL_CHAT_MESSAGE_FAILED:
       icon = "dialog-error-symbolic";
       text = kestrel_chat_message_get_error_message (self->message);
       if (text == NULL)
         text = _("The reply failed");
       style = "error";
       break;
-    case KESTREL_MESSAGE_CANCELLED:
+    case KESTREL_CHAT_MESSAGE_CANCELLED:
       icon = "media-playback-stop-symbolic";
       text = _("Stopped");
       gtk_widget_add_css_class (self->status_box, "dim-label");
       break;
-    case KESTREL_MESSAGE_INTERRUPTED:
+    case KESTREL_CHAT_MESSAGE_INTERRUPTED:
       icon = "dialog-warning-symbolic";
       text = _("Interrupted — this reply is incomplete");
       style = "warning";
       break;
-    case KESTREL_MESSAGE_STREAMING:
-    case KESTREL_MESSAGE_COMPLETE:
+    case KESTREL_CHAT_MESSAGE_STREAMING:
+    case KESTREL_CHAT_MESSAGE_COMPLETE:
     default:
       break;
     }
@@ -165,12 +165,12 @@ update_status (KestrelMessageRow *self)
   gtk_label_set_label (self->status_label, text ? text : "");
 
   /* actions wait until the reply is done */
-  gtk_widget_set_visible (self->footer, status != KESTREL_MESSAGE_PENDING &&
-                                        status != KESTREL_MESSAGE_STREAMING);
+  gtk_widget_set_visible (self->footer, status != KESTREL_CHAT_MESSAGE_PENDING &&
+                                        status != KESTREL_CHAT_MESSAGE_STREAMING);
 
   if (kestrel_chat_message_get_role (self->message) == KESTREL_ROLE_MODEL &&
-      status == KESTREL_MESSAGE_COMPLETE &&
-      (self->last_status == KESTREL_MESSAGE_STREAMING || self->last_status == KESTREL_MESSAGE_PENDING))
+      status == KESTREL_CHAT_MESSAGE_COMPLETE &&
+      (self->last_status == KESTREL_CHAT_MESSAGE_STREAMING || self->last_status == KESTREL_CHAT_MESSAGE_PENDING))
     {
       g_autofree char *announcement =
         g_strdup_printf (_("Reply finished: %s"), kestrel_chat_message_get_text (self->message));

@@ -108,7 +108,7 @@ create_demo_conversation (void)
 
   kestrel_chat_message_add_image (question, image);
   kestrel_chat_message_set_branch (reply, 1, 2);
-  kestrel_chat_message_set_status (streaming, KESTREL_MESSAGE_STREAMING);
+  kestrel_chat_message_set_status (streaming, KESTREL_CHAT_MESSAGE_STREAMING);
 
   g_list_store_append (store, question);
   g_list_store_append (store, reply);
@@ -123,15 +123,15 @@ static GListModel *
 create_states_conversation (void)
 {
   GListStore *store = g_list_store_new (KESTREL_TYPE_CHAT_MESSAGE);
-  struct { KestrelRole role; const char *text; KestrelMessageStatus status; const char *error; } demo[] = {
-    { KESTREL_ROLE_USER, "Summarise the attached report in three bullet points.", KESTREL_MESSAGE_COMPLETE, NULL },
-    { KESTREL_ROLE_MODEL, "", KESTREL_MESSAGE_FAILED, "The GPU ran out of memory. Close other programs that use it, or choose a shorter context length in Preferences." },
-    { KESTREL_ROLE_USER, "Write a long story about a kestrel.", KESTREL_MESSAGE_COMPLETE, NULL },
-    { KESTREL_ROLE_MODEL, "High above the fields, the kestrel hung in the wind as if", KESTREL_MESSAGE_CANCELLED, NULL },
-    { KESTREL_ROLE_USER, "And what happened next?", KESTREL_MESSAGE_COMPLETE, NULL },
-    { KESTREL_ROLE_MODEL, "It dropped, wings folded, toward", KESTREL_MESSAGE_INTERRUPTED, NULL },
-    { KESTREL_ROLE_USER, "Are you there?", KESTREL_MESSAGE_COMPLETE, NULL },
-    { KESTREL_ROLE_MODEL, "", KESTREL_MESSAGE_PENDING, NULL },
+  struct { KestrelRole role; const char *text; KestrelChatMessageStatus status; const char *error; } demo[] = {
+    { KESTREL_ROLE_USER, "Summarise the attached report in three bullet points.", KESTREL_CHAT_MESSAGE_COMPLETE, NULL },
+    { KESTREL_ROLE_MODEL, "", KESTREL_CHAT_MESSAGE_FAILED, "The GPU ran out of memory. Close other programs that use it, or choose a shorter context length in Preferences." },
+    { KESTREL_ROLE_USER, "Write a long story about a kestrel.", KESTREL_CHAT_MESSAGE_COMPLETE, NULL },
+    { KESTREL_ROLE_MODEL, "High above the fields, the kestrel hung in the wind as if", KESTREL_CHAT_MESSAGE_CANCELLED, NULL },
+    { KESTREL_ROLE_USER, "And what happened next?", KESTREL_CHAT_MESSAGE_COMPLETE, NULL },
+    { KESTREL_ROLE_MODEL, "It dropped, wings folded, toward", KESTREL_CHAT_MESSAGE_INTERRUPTED, NULL },
+    { KESTREL_ROLE_USER, "Are you there?", KESTREL_CHAT_MESSAGE_COMPLETE, NULL },
+    { KESTREL_ROLE_MODEL, "", KESTREL_CHAT_MESSAGE_PENDING, NULL },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (demo); i++)

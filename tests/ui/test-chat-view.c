@@ -121,7 +121,7 @@ test_chat_view_follows_stream (void)
   g_assert_false (gtk_revealer_get_reveal_child (jump));
 
   /* a new reply streams in: the view stays at the bottom as it grows */
-  kestrel_chat_message_set_status (reply, KESTREL_MESSAGE_STREAMING);
+  kestrel_chat_message_set_status (reply, KESTREL_CHAT_MESSAGE_STREAMING);
   g_list_store_append (store, reply);
   upper_before = gtk_adjustment_get_upper (adj);
   for (int i = 0; i < 40; i++)
@@ -182,7 +182,7 @@ test_chat_view_follows_stream (void)
   kestrel_chat_message_append_text (reply, "And the end.\n\n```\ncode\n```\n");
   iterate_for (100);
   g_assert_true (iterate_until (is_at_bottom, view, 5));
-  kestrel_chat_message_set_status (reply, KESTREL_MESSAGE_COMPLETE);
+  kestrel_chat_message_set_status (reply, KESTREL_CHAT_MESSAGE_COMPLETE);
   iterate_for (50);
 
   gtk_window_destroy (window);
@@ -247,7 +247,7 @@ test_chat_view_actions (void)
   }
   kestrel_chat_message_set_branch (answer, 1, 3);
   kestrel_chat_message_set_stats (answer, 120, 42.5);
-  kestrel_chat_message_set_status (failed, KESTREL_MESSAGE_FAILED);
+  kestrel_chat_message_set_status (failed, KESTREL_CHAT_MESSAGE_FAILED);
   kestrel_chat_message_set_error_message (failed, "The GPU ran out of memory");
   g_list_store_append (store, question);
   g_list_store_append (store, answer);
