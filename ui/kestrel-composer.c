@@ -179,20 +179,13 @@ void
 kestrel_composer_add_texture (KestrelComposer *self,
                               GdkTexture      *texture)
 {
-  g_autoptr(KestrelImage) image = NULL;
-  g_autoptr(GError) error = NULL;
-
   g_return_if_fail (KESTREL_IS_COMPOSER (self));
   g_return_if_fail (GDK_IS_TEXTURE (texture));
 
-  /* already decoded and size-checked by the texture's size; converting is a copy */
-  image = kestrel_image_load_texture (texture, &error);
-  if (image == NULL)
-    show_error (self, error->message);
-  else
-    kestrel_attachment_strip_add (self->attachments, image);
-
+  /* converting and downscaling a large screenshot takes a while: off the main thread */
+  self->n_pending++;
   update_send_sensitivity (self);
+  kestrel_image_load_texture_async (texture, self->cancellable, image_loaded_cb, g_object_ref (self));
 }
 
 gboolean

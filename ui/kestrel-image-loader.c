@@ -291,6 +291,57 @@ kestrel_image_load_file_async (GFile               *file,
   g_task_run_in_thread (task, load_file_thread);
 }
 
+static void
+load_texture_thread (GTask        *task,
+                     gpointer      source_object,
+                     gpointer      task_data,
+                     GCancellable *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+  KestrelImage *image = kestrel_image_load_texture (task_data, &error);
+
+  if (image == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, image, (GDestroyNotify) kestrel_image_unref);
+}
+
+void
+kestrel_image_load_texture_async (GdkTexture          *texture,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_autoptr(GdkTexture) memory = NULL;
+
+  g_return_if_fail (GDK_IS_TEXTURE (texture));
+
+  /* pasted and dropped images are memory textures; others (GL, dmabuf) are copied into
+   * memory here, on the main thread, before the thread works on them */
+  if (GDK_IS_MEMORY_TEXTURE (texture) ||
+      !size_is_acceptable (gdk_texture_get_width (texture), gdk_texture_get_height (texture)))
+    memory = g_object_ref (texture);  /* (an oversized one is refused without a download) */
+  else
+    {
+      g_autoptr(GdkTextureDownloader) downloader = gdk_texture_downloader_new (texture);
+      g_autoptr(GBytes) bytes = NULL;
+      gsize stride;
+
+      gdk_texture_downloader_set_format (downloader, GDK_MEMORY_R8G8B8A8);
+      bytes = gdk_texture_downloader_download_bytes (downloader, &stride);
+      memory = gdk_memory_texture_new (gdk_texture_get_width (texture),
+                                       gdk_texture_get_height (texture),
+                                       GDK_MEMORY_R8G8B8A8, bytes, stride);
+    }
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, kestrel_image_load_texture_async);
+  g_task_set_task_data (task, g_steal_pointer (&memory), g_object_unref);
+  g_task_run_in_thread (task, load_texture_thread);
+}
+
 KestrelImage *
 kestrel_image_load_file_finish (GAsyncResult  *result,
                                 GError       **error)

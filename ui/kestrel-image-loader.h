@@ -39,10 +39,17 @@ KestrelImage *kestrel_image_load_bytes           (GBytes               *bytes,
 /* Converts decoded pixels (a pasted or dropped texture), downscaled like files. */
 KestrelImage *kestrel_image_load_texture         (GdkTexture           *texture,
                                                   GError              **error);
+/* kestrel_image_load_texture() in a thread (textures are immutable); finish with
+ * kestrel_image_load_file_finish(). */
+void          kestrel_image_load_texture_async   (GdkTexture           *texture,
+                                                  GCancellable         *cancellable,
+                                                  GAsyncReadyCallback   callback,
+                                                  gpointer              user_data);
 void          kestrel_image_load_file_async      (GFile                *file,
                                                   GCancellable         *cancellable,
                                                   GAsyncReadyCallback   callback,
                                                   gpointer              user_data);
+/* Finishes either of the async loads. */
 KestrelImage *kestrel_image_load_file_finish     (GAsyncResult         *result,
                                                   GError              **error);
 /* A texture of the image's pixels, for thumbnails. */

@@ -297,6 +297,8 @@ activate_cb (GApplication *app)
                                       kestrel_image_get_pixels (attachment),
                                       kestrel_image_get_stride (attachment));
     kestrel_composer_add_texture (kestrel_chat_page_get_composer (page), texture);
+    while (kestrel_composer_get_n_pending (kestrel_chat_page_get_composer (page)) > 0)
+      g_main_context_iteration (NULL, TRUE);
     kestrel_composer_set_text (kestrel_chat_page_get_composer (page), "And this one?");
   }
   split = find_descendant (widget, ADW_TYPE_NAVIGATION_SPLIT_VIEW);

@@ -325,6 +325,7 @@ test_drop_texture (Fixture       *f,
   g_value_set_object (&value, texture);
   g_assert_true (drop_value (f, &value));
   g_assert_false (gtk_widget_get_visible (find_descendant_full (GTK_WIDGET (f->page), GTK_TYPE_BOX, "drop-highlight")));
+  wait_for_loads (f);
   g_assert_cmpuint (kestrel_composer_get_n_attachments (f->composer), ==, 1);
 
   /* a value of another type is refused */

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
+#include <gtk/gtk.h>
 
 #include "kestrel-image-loader.h"
 
@@ -138,6 +139,19 @@ rotated_jpeg (int width,
 }
 
 static void
+test_image_texture_limits (void)
+{
+  gsize size = 16385 * 4;
+  g_autoptr(GBytes) bytes = g_bytes_new_take (g_malloc0 (size), size);
+  g_autoptr(GdkTexture) wide = gdk_memory_texture_new (16385, 1, GDK_MEMORY_R8G8B8A8, bytes, size);
+  g_autoptr(GError) error = NULL;
+
+  /* pasted pixels obey the same limits as files */
+  g_assert_null (kestrel_image_load_texture (wide, &error));
+  g_assert_error (error, KESTREL_IMAGE_ERROR, KESTREL_IMAGE_ERROR_TOO_LARGE);
+}
+
+static void
 test_image_orientation (void)
 {
   g_autoptr(GBytes) jpeg = rotated_jpeg (40, 20);
@@ -156,6 +170,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/kestrel/image-loader/limits", test_image_limits);
+  g_test_add_func ("/kestrel/image-loader/texture-limits", test_image_texture_limits);
   g_test_add_func ("/kestrel/image-loader/orientation", test_image_orientation);
 
   return g_test_run ();

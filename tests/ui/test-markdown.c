@@ -228,6 +228,53 @@ test_markdown_streaming (void)
   g_object_unref (view);
 }
 
+/* A long reply streamed in small pieces: the cost per piece stays small, and the result is
+ * the same as rendering the whole text at once. */
+static void
+test_markdown_long_stream (void)
+{
+  KestrelMarkdownView *streamed = g_object_ref_sink (KESTREL_MARKDOWN_VIEW (kestrel_markdown_view_new ()));
+  KestrelMarkdownView *whole = g_object_ref_sink (KESTREL_MARKDOWN_VIEW (kestrel_markdown_view_new ()));
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GString) prefix = g_string_new (NULL);
+  gint64 start, elapsed;
+  guint n_pieces = 0;
+
+  for (int i = 0; i < 40; i++)
+    g_string_append_printf (text,
+                            "## Part %d\n\nSome *text* with `code` and a [link](https://example.org/%d).\n\n"
+                            "- item one\n- item two\n\n```c\nint part_%d (void)\n{\n  return %d;\n}\n```\n\n",
+                            i, i, i, i);
+
+  start = g_get_monotonic_time ();
+  for (gsize at = 0; at < text->len; at += 4)
+    {
+      g_string_append_len (prefix, text->str + at, MIN (4, text->len - at));
+      kestrel_markdown_view_set_markdown (streamed, prefix->str);
+      n_pieces++;
+    }
+  elapsed = g_get_monotonic_time () - start;
+  g_test_message ("streamed %zu bytes in %u pieces: %.1f ms, %.1f us per piece, %u block renders",
+                  text->len, n_pieces, elapsed / 1000.0, (double) elapsed / n_pieces,
+                  kestrel_markdown_view_get_render_count (streamed));
+
+  kestrel_markdown_view_set_markdown (whole, text->str);
+  g_assert_cmpuint (kestrel_markdown_view_get_render_count (whole), ==, 40 * 4);
+  {
+    guint n_streamed = 0, n_whole = 0;
+    for (GtkWidget *c = gtk_widget_get_first_child (GTK_WIDGET (streamed)); c; c = gtk_widget_get_next_sibling (c))
+      n_streamed++;
+    for (GtkWidget *c = gtk_widget_get_first_child (GTK_WIDGET (whole)); c; c = gtk_widget_get_next_sibling (c))
+      n_whole++;
+    g_assert_cmpuint (n_streamed, ==, n_whole);
+  }
+  /* at most one block (the last) renders per piece */
+  g_assert_cmpuint (kestrel_markdown_view_get_render_count (streamed), <=, n_pieces + 40 * 4);
+
+  g_object_unref (streamed);
+  g_object_unref (whole);
+}
+
 static void
 test_markdown_hostile_input (void)
 {
@@ -260,6 +307,7 @@ main (int   argc,
 
   g_test_add_func ("/kestrel/markdown/constructs", test_markdown_constructs);
   g_test_add_func ("/kestrel/markdown/streaming", test_markdown_streaming);
+  g_test_add_func ("/kestrel/markdown/long-stream", test_markdown_long_stream);
   g_test_add_func ("/kestrel/markdown/hostile-input", test_markdown_hostile_input);
 
   return g_test_run ();
