@@ -166,6 +166,48 @@ KE_TEST (gemma3_golden)
   ke_tokenizer_free (tok);
 }
 
+/* Every added-token flag, unk fusing and byte fallback against Hugging Face tokenizers
+ * 0.23.2 itself: data/hf-flags (made by its gen-hf-flags.py on a machine with tokenizers). */
+KE_TEST (hf_flags_cases)
+{
+  const char *src = getenv ("KESTREL_SOURCE_DIR");
+  if (src == NULL)
+    KE_SKIP ("KESTREL_SOURCE_DIR not set");
+  char json[4096], ref[4096];
+  snprintf (json, sizeof json, "%s/tests/engine/text/data/hf-flags/tokenizer.json", src);
+  snprintf (ref, sizeof ref, "%s/tests/engine/text/data/hf-flags/cases.ref", src);
+  ke_error *error = NULL;
+  ke_tokenizer *tok = ke_tokenizer_new_from_file (json, &error);
+  KE_REQUIRE (tok != NULL, "%s", error ? error->message : "");
+  tt_cases cases;
+  bool loaded = tt_cases_load (ref, &cases);
+  KE_REQUIRE (loaded, "cannot read %s", ref);
+  KE_CHECK (cases.n == 1500, "%zu cases", cases.n);
+  size_t bad_ids = 0, bad_text = 0, bad_skip = 0;
+  for (size_t c = 0; c < cases.n; c++) {
+    const tt_case *k = &cases.items[c];
+    ke_token *ids = NULL;
+    size_t n = 0, len = 0;
+    bool ok = ke_tokenizer_encode (tok, k->text, k->text_len, &ids, &n, NULL);
+    if (!ok || n != k->n_ids || memcmp (ids, k->ids, n * sizeof *ids) != 0)
+      bad_ids++;
+    free (ids);
+    char *text = ke_tokenizer_decode (tok, k->ids, k->n_ids, 0, &len, NULL);
+    if (text == NULL || len != k->decoded_len || memcmp (text, k->decoded, len) != 0)
+      bad_text++;
+    free (text);
+    text = ke_tokenizer_decode (tok, k->ids, k->n_ids, KE_DECODE_SKIP_SPECIAL, &len, NULL);
+    if (text == NULL || k->decoded_skip == NULL || len != k->decoded_skip_len ||
+        memcmp (text, k->decoded_skip, len) != 0)
+      bad_skip++;
+    free (text);
+  }
+  KE_CHECK (bad_ids == 0 && bad_text == 0 && bad_skip == 0,
+            "%zu ids, %zu decodes, %zu skipping decodes differ", bad_ids, bad_text, bad_skip);
+  tt_cases_clear (&cases);
+  ke_tokenizer_free (tok);
+}
+
 KE_TEST (fixture_specials)
 {
   ke_tokenizer *tok = tt_fixture_tokenizer ();
@@ -360,7 +402,7 @@ KE_TEST (bad_json)
 
 KE_TAP_MAIN (KE_TAP_ENTRY (fixture_cases), KE_TAP_ENTRY (fixture_cases_heap_path),
              KE_TAP_ENTRY (fixture_cases_blocked), KE_TAP_ENTRY (blocked_equals_whole),
-             KE_TAP_ENTRY (gemma3_golden),
+             KE_TAP_ENTRY (gemma3_golden), KE_TAP_ENTRY (hf_flags_cases),
              KE_TAP_ENTRY (fixture_specials),
              KE_TAP_ENTRY (fixture_decode_rules), KE_TAP_ENTRY (added_token_flags),
              KE_TAP_ENTRY (bad_json))
