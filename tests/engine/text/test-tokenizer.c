@@ -208,6 +208,50 @@ KE_TEST (hf_flags_cases)
   ke_tokenizer_free (tok);
 }
 
+/* Long lines without spaces (one BPE part each) against Hugging Face tokenizers 0.23.2
+ * (data/hf-long), through the default path (blocks), small blocks, and one heap run. */
+KE_TEST (hf_long_cases)
+{
+  const char *src = getenv ("KESTREL_SOURCE_DIR");
+  if (src == NULL)
+    KE_SKIP ("KESTREL_SOURCE_DIR not set");
+  char json[4096], ref[4096];
+  snprintf (json, sizeof json, "%s/tests/engine/text/data/hf-long/tokenizer.json", src);
+  snprintf (ref, sizeof ref, "%s/tests/engine/text/data/hf-long/cases.ref", src);
+  ke_error *error = NULL;
+  ke_tokenizer *tok = ke_tokenizer_new_from_file (json, &error);
+  KE_REQUIRE (tok != NULL, "%s", error ? error->message : "");
+  tt_cases cases;
+  bool loaded = tt_cases_load (ref, &cases);
+  KE_REQUIRE (loaded, "cannot read %s", ref);
+  KE_CHECK (cases.n == 6, "%zu cases", cases.n);
+  size_t saved_block = ke_bpe_block, saved_small = ke_bpe_small_max;
+  for (int mode = 0; mode < 3; mode++) {
+    ke_bpe_block = mode == 1 ? 96 : mode == 2 ? (size_t) 1 << 40 : saved_block;
+    ke_bpe_small_max = mode == 2 ? 0 : saved_small;
+    for (size_t c = 0; c < cases.n; c++) {
+      const tt_case *k = &cases.items[c];
+      ke_token *ids = NULL;
+      size_t n = 0;
+      bool ok = ke_tokenizer_encode (tok, k->text, k->text_len, &ids, &n, NULL);
+      KE_CHECK (ok && n == k->n_ids && memcmp (ids, k->ids, n * sizeof *ids) == 0,
+                "mode %d, case %zu: ids differ", mode, c);
+      free (ids);
+    }
+  }
+  ke_bpe_block = saved_block;
+  ke_bpe_small_max = saved_small;
+  for (size_t c = 0; c < cases.n; c++) {
+    size_t len;
+    char *text = ke_tokenizer_decode (tok, cases.items[c].ids, cases.items[c].n_ids, 0, &len, NULL);
+    KE_CHECK (text && len == cases.items[c].decoded_len &&
+              memcmp (text, cases.items[c].decoded, len) == 0, "case %zu: decode differs", c);
+    free (text);
+  }
+  tt_cases_clear (&cases);
+  ke_tokenizer_free (tok);
+}
+
 KE_TEST (fixture_specials)
 {
   ke_tokenizer *tok = tt_fixture_tokenizer ();
@@ -403,6 +447,7 @@ KE_TEST (bad_json)
 KE_TAP_MAIN (KE_TAP_ENTRY (fixture_cases), KE_TAP_ENTRY (fixture_cases_heap_path),
              KE_TAP_ENTRY (fixture_cases_blocked), KE_TAP_ENTRY (blocked_equals_whole),
              KE_TAP_ENTRY (gemma3_golden), KE_TAP_ENTRY (hf_flags_cases),
+             KE_TAP_ENTRY (hf_long_cases),
              KE_TAP_ENTRY (fixture_specials),
              KE_TAP_ENTRY (fixture_decode_rules), KE_TAP_ENTRY (added_token_flags),
              KE_TAP_ENTRY (bad_json))
