@@ -40,6 +40,8 @@ struct _KestrelChatController
   /* The reply being generated, if any. */
   KestrelGeneration       *generation;
   KestrelChatMessage      *reply;
+
+  guint                    n_pending_saves; /* replies whose final write is not done */
 };
 
 G_DEFINE_FINAL_TYPE (KestrelChatController, kestrel_chat_controller, G_TYPE_OBJECT)
@@ -342,6 +344,7 @@ typedef struct
 static void
 reply_row_free (ReplyRow *row)
 {
+  row->self->n_pending_saves--;
   g_object_unref (row->self);
   g_object_unref (row->message);
   g_free (row->stats_json);
@@ -492,6 +495,7 @@ start_reply (KestrelChatController *self,
 
   row->self = g_object_ref (self);
   row->message = g_object_ref (reply);
+  self->n_pending_saves++;
 
   self->reply = g_object_ref (reply);
   self->generation = kestrel_engine_generate (self->engine, conversation_key, turns, &self->sampling);
@@ -836,6 +840,12 @@ gboolean
 kestrel_chat_controller_get_busy (KestrelChatController *self)
 {
   return self->generation != NULL;
+}
+
+guint
+kestrel_chat_controller_get_n_pending_saves (KestrelChatController *self)
+{
+  return self->n_pending_saves;
 }
 
 void

@@ -23,6 +23,8 @@ GListModel            *kestrel_chat_controller_get_messages      (KestrelChatCon
 /* The store id of the open conversation, 0 for a new one that has no message yet. */
 gint64                 kestrel_chat_controller_get_conversation_id (KestrelChatController *self);
 gboolean               kestrel_chat_controller_get_busy          (KestrelChatController *self);
+/* Replies whose final state is still on its way to the store. */
+guint                  kestrel_chat_controller_get_n_pending_saves (KestrelChatController *self);
 
 /* Empties the view for a new conversation (created in the store at the first message). */
 void                   kestrel_chat_controller_new_conversation  (KestrelChatController *self);

@@ -32,10 +32,12 @@ engine_settled (gpointer engine)
   return state == KESTREL_ENGINE_READY || state == KESTREL_ENGINE_FAILED;
 }
 
+/* The reply ended and its final state reached the store's queue. */
 static gboolean
 controller_idle (gpointer controller)
 {
-  return !kestrel_chat_controller_get_busy (controller);
+  return !kestrel_chat_controller_get_busy (controller) &&
+         kestrel_chat_controller_get_n_pending_saves (controller) == 0;
 }
 
 static gboolean
@@ -52,6 +54,21 @@ wait_for_n_messages (GListModel *model, guint n)
   gpointer args[2] = { model, GUINT_TO_POINTER (n) };
 
   wait_until (has_n_messages_cb, args);
+}
+
+/* Store jobs and thread tasks drop their references on this main context a little after
+ * their results arrive: let them, then insist on finalization. */
+static void
+assert_finalize_soon (gpointer object)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (G_OBJECT (object)->ref_count > 1 && g_get_monotonic_time () < deadline)
+    {
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+  g_assert_finalize_object (object);
 }
 
 static KestrelImage *
@@ -177,9 +194,9 @@ test_chat_controller_conversation (void)
   g_assert_cmpuint (thread->len, ==, 2);
 
   g_free (first_reply);
-  g_assert_finalize_object (controller);
-  g_assert_finalize_object (engine);
-  g_assert_finalize_object (store);
+  assert_finalize_soon (controller);
+  assert_finalize_soon (engine);
+  assert_finalize_soon (store);
 }
 
 static void
