@@ -82,7 +82,7 @@ ke_cpu_mask_visible (uint32_t i, uint32_t j, uint32_t window, int32_t group_i,
 
 /* ---- linear layers (ke-cpu-linear.c) -------------------------------------------------- */
 
-#define KE_CPU_TILE_ROWS 16
+#define KE_CPU_TILE_ROWS 64
 #define KE_CPU_TILE_K 512
 #define KE_CPU_TILE_FLOATS (KE_CPU_TILE_ROWS * KE_CPU_TILE_K)
 
