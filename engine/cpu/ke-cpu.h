@@ -106,8 +106,10 @@ typedef struct ke_cpu_attention {
   uint32_t window;       /* 0 = global */
   float scale;
   const int32_t *group;  /* [n_q] image-run id per query (-1 text); NULL = none */
-  float *scores;         /* scratch: n_threads × (pos0 + n_q) floats */
+  float *scores;         /* scratch: n_threads × KE_CPU_ATT_QBLOCK × (pos0 + n_q) floats */
 } ke_cpu_attention;
+
+#define KE_CPU_ATT_QBLOCK 4
 
 /* Scaled dot-product attention with the mask above (keys of earlier batches are never in
  * one of this batch's image runs). */
