@@ -151,13 +151,24 @@ worker_progress_cb (double      fraction,
 
 /* ---- load -------------------------------------------------------------------------- */
 
+/* Requests that answer through a GTask use two: the caller's task, whose source object is
+ * the engine, stays on the main thread; the worker gets a task without a source object,
+ * so that the worker thread, which drops its reference whenever it gets to it, never
+ * holds the engine alive (tests check that it finalizes right after its last request). */
+static GTask *
+worker_task_new (GTask               *outer,
+                 GAsyncReadyCallback  callback)
+{
+  return g_task_new (NULL, g_task_get_cancellable (outer), callback, outer);
+}
+
 static void
 load_done_cb (GObject      *source,
               GAsyncResult *result,
               gpointer      user_data)
 {
-  KestrelEngine *self = KESTREL_ENGINE (source);
   g_autoptr(GTask) outer = user_data;
+  KestrelEngine *self = g_task_get_source_object (outer);
   g_autoptr(KestrelLoadInfo) info = NULL;
   GError *error = NULL;
   guint serial = GPOINTER_TO_UINT (g_task_get_task_data (G_TASK (result)));
@@ -231,7 +242,7 @@ kestrel_engine_load_async (KestrelEngine        *self,
 
   request = g_new0 (KestrelRequest, 1);
   request->kind = KESTREL_REQUEST_LOAD;
-  request->task = g_task_new (self, cancellable, load_done_cb, outer);
+  request->task = worker_task_new (outer, load_done_cb);
   g_task_set_task_data (request->task, GUINT_TO_POINTER (self->load_serial), NULL);
   request->model_dir = g_strdup (model_dir);
   request->backend = backend;
@@ -305,6 +316,21 @@ kestrel_engine_generate (KestrelEngine                 *self,
   return generation;
 }
 
+static void
+count_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  GError *error = NULL;
+  gssize n = g_task_propagate_int (G_TASK (result), &error);
+
+  if (error != NULL)
+    g_task_return_error (outer, error);
+  else
+    g_task_return_int (outer, n);
+}
+
 void
 kestrel_engine_count_tokens_async (KestrelEngine       *self,
                                    GPtrArray           *turns,
@@ -313,13 +339,16 @@ kestrel_engine_count_tokens_async (KestrelEngine       *self,
                                    gpointer             user_data)
 {
   KestrelRequest *request;
+  GTask *outer;
 
   g_return_if_fail (KESTREL_IS_ENGINE (self));
 
+  outer = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (outer, kestrel_engine_count_tokens_async);
+
   request = g_new0 (KestrelRequest, 1);
   request->kind = KESTREL_REQUEST_COUNT_TOKENS;
-  request->task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (request->task, kestrel_engine_count_tokens_async);
+  request->task = worker_task_new (outer, count_done_cb);
   request->turns = copy_turns (turns);
   kestrel_engine_worker_push (self->worker, request);
 }

@@ -32,12 +32,24 @@ static inline void ke_tap_diag (const char *fmt, ...) __attribute__ ((format (pr
 static inline void
 ke_tap_diag (const char *fmt, ...)
 {
+  /* Every line of the message gets its own "# " so that text with newlines (a model's
+   * reply, say) cannot break the TAP stream. */
+  char *msg = NULL;
   va_list ap;
   va_start (ap, fmt);
-  fputs ("# ", stdout);
-  vprintf (fmt, ap);
-  fputc ('\n', stdout);
+  int n = vasprintf (&msg, fmt, ap);
   va_end (ap);
+  if (n < 0)
+    return;
+  fputs ("# ", stdout);
+  for (const char *p = msg; *p; p++) {
+    if (*p == '\n')
+      fputs ("\n# ", stdout);
+    else
+      fputc (*p, stdout);
+  }
+  fputc ('\n', stdout);
+  free (msg);
 }
 
 #define KE_CHECK(cond, ...)                                                                \
@@ -52,10 +64,12 @@ ke_tap_diag (const char *fmt, ...)
   } while (0)
 
 /* Abort the current test (not the process) on a failed precondition. */
+/* cond is evaluated once: it may have side effects (a launch, an allocation). */
 #define KE_REQUIRE(cond, ...)                                                              \
   do {                                                                                     \
-    KE_CHECK (cond, __VA_ARGS__);                                                          \
-    if (!(cond))                                                                           \
+    bool ke_require_ok_ = (cond);                                                          \
+    KE_CHECK (ke_require_ok_ && #cond, __VA_ARGS__);                                       \
+    if (!ke_require_ok_)                                                                   \
       return;                                                                              \
   } while (0)
 

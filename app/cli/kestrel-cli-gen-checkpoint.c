@@ -27,6 +27,8 @@ usage (FILE *out)
            "  --seed S                     random seed (default 0)\n"
            "  --tokenizer PATH             tokenizer.json to copy (default: $KESTREL_SHARED_DIR/tokenizer-fixture/tokenizer.json)\n"
            "  --untied-lm-head             write a separate lm_head (tie_word_embeddings false)\n"
+           "  --scale-dtype bf16|f16|f32   fp8 weight_scale dtype (default bf16, as llm-compressor)\n"
+           "  --scale-1d                   weight_scale [out] instead of [out, 1]\n"
            "  --threads N                  generator threads (default: all cores)\n"
            "  --quiet                      no progress output\n");
 }
@@ -77,6 +79,18 @@ kcli_gen_checkpoint (int argc, char **argv)
       quiet = true;
     } else if (strcmp (a, "--untied-lm-head") == 0) {
       o.untied_lm_head = true;
+    } else if (strcmp (a, "--scale-1d") == 0) {
+      o.scale_1d = true;
+    } else if (strcmp (a, "--scale-dtype") == 0 && v) {
+      if (strcmp (v, "bf16") == 0)
+        o.scale_dtype = KE_DTYPE_BF16;
+      else if (strcmp (v, "f16") == 0)
+        o.scale_dtype = KE_DTYPE_F16;
+      else if (strcmp (v, "f32") == 0)
+        o.scale_dtype = KE_DTYPE_F32;
+      else
+        return kcli_usage_error (cmd, "--scale-dtype is bf16, f16 or f32, not '%s'", v);
+      i++;
     } else if (strcmp (a, "--shape") == 0 && v) {
       o.shape = v, i++;
     } else if (strcmp (a, "--tokenizer") == 0 && v) {

@@ -179,9 +179,11 @@ kcli_inspect (int argc, char **argv)
   printf ("%-22s weights as handed to the backend (FP8 + f32 scales; KV cache and activations "
           "not included)\n", "");
   size_t nw = ke_checkpoint_n_warnings (cp);
-  printf ("%-22s %zu\n", "Warnings:", nw);
+  printf ("%-22s %zu\n", "Warnings:", nw + st->n_warnings_dropped);
   for (size_t i = 0; i < nw; i++)
     printf ("  warning: %s\n", ke_checkpoint_warning (cp, i));
+  if (st->n_warnings_dropped)
+    printf ("  … and %zu more warnings\n", st->n_warnings_dropped);
   if (timing) {
     printf ("%-22s %.3f s (config, mmap, validation%s)\n", "Load time:", load_s,
             st->quantized_at_load ? ", quantization" : "");

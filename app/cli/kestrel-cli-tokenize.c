@@ -296,10 +296,15 @@ kcli_detokenize (int argc, char **argv)
     size_t n = 0;
     const char *bad = NULL;
     if (!parse_ids (line, len, &ids, &n, &bad)) {
-      if (bad)
-        fprintf (stderr, "kestrel-cli detokenize: %s%zu: not a token id: '%.20s'\n",
+      if (bad) {
+        size_t w = 0, left = (size_t) (line + len - bad);
+        while (w < left && w < 20 && bad[w] != ' ' && bad[w] != '\t' && bad[w] != '\n' &&
+               bad[w] != '\r')
+          w++;
+        fprintf (stderr, "kestrel-cli detokenize: %s%zu: not a token id: '%.*s'\n",
                  opt.escaped_lines ? "line " : "byte ",
-                 opt.escaped_lines ? rd.line_no : (size_t) (bad - rd.data), bad);
+                 opt.escaped_lines ? rd.line_no : (size_t) (bad - rd.data), (int) w, bad);
+      }
       else
         fprintf (stderr, "kestrel-cli detokenize: out of memory\n");
       status = 1;

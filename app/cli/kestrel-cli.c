@@ -18,6 +18,9 @@ static const kcli_command commands[] = {
   { "generate", "Stream a reply to a prompt", kcli_generate },
   { "bench", "Measure decode/prefill speed, bandwidth and memory", kcli_bench },
   { "gen-checkpoint", "Write a random-weight Gemma 3 checkpoint (for tests)", kcli_gen_checkpoint },
+#if KE_HAVE_UI
+  { "download", "Download a model from the Hugging Face Hub (resumable)", kcli_download },
+#endif
 };
 
 int

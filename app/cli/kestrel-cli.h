@@ -25,6 +25,8 @@ int kcli_logits (int argc, char **argv);
 int kcli_generate (int argc, char **argv);
 int kcli_bench (int argc, char **argv);
 int kcli_gen_checkpoint (int argc, char **argv);
+/* Needs GLib/libsoup: built and registered only when KE_HAVE_UI (meson -Dui=true). */
+int kcli_download (int argc, char **argv);
 
 /* Prints "kestrel-cli CMD: message" to stderr and returns 1 (or 2 for usage errors). */
 int kcli_fail (const char *command, ke_error *error);

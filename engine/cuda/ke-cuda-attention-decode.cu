@@ -15,7 +15,7 @@
  * in base 2 (q is pre-scaled by scale·log2 e).
  * Pass 2, grid n_q, 256 threads: merges the active splits' partials and normalizes.
  *
- * Only ceil(keys / 64) splits (at most n_splits) are active, so short contexts do not pay
+ * Only ceil(keys / 32) splits (at most n_splits) are active, so short contexts do not pay
  * for many near-empty blocks; both passes derive that count from *pos on the device, which
  * keeps the launch parameters fixed for CUDA-graph capture.
  */
@@ -27,7 +27,7 @@ namespace {
 constexpr int HEAD_DIM = 256;
 constexpr int WARPS = 8;
 constexpr int KEYS_PER_STEP = 4;
-constexpr int MIN_KEYS_PER_SPLIT = 64;
+constexpr int MIN_KEYS_PER_SPLIT = 32; /* 4 keys per warp: one round of loads */
 constexpr float LOG2E = 1.4426950408889634f;
 
 struct key_range {
@@ -63,6 +63,8 @@ attn_split_kernel (ke_attn_decode_args a)
   __shared__ float s_ml[WARPS][G][2];
   const int kvh = blockIdx.x, split = blockIdx.y;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  ke_pdl_trigger ();
+  ke_pdl_wait ();
   const int pos = *a.pos;
   if (pos < 0)
     return;
@@ -196,6 +198,8 @@ __global__ void __launch_bounds__ (HEAD_DIM)
 attn_combine_kernel (ke_attn_decode_args a)
 {
   const int h = blockIdx.x, dim = threadIdx.x;
+  ke_pdl_trigger ();
+  ke_pdl_wait ();
   const int pos = *a.pos;
   if (pos < 0)
     return;
@@ -254,15 +258,12 @@ ke_cuda_attn_decode (const ke_attn_decode_args *args, void *stream, ke_error **e
   ke_attn_decode_args a = *args;
   if (a.n_splits == 0)
     a.n_splits = 64;
-  cudaStream_t s = (cudaStream_t) stream;
   dim3 grid (a.n_kv, a.n_splits);
+  bool ok;
   switch (g) {
-  case 1: attn_split_kernel<1><<<grid, WARPS * 32, 0, s>>> (a); break;
-  case 2: attn_split_kernel<2><<<grid, WARPS * 32, 0, s>>> (a); break;
-  default: attn_split_kernel<4><<<grid, WARPS * 32, 0, s>>> (a); break;
+  case 1: ok = KE_LAUNCH (error, attn_split_kernel<1>, grid, WARPS * 32, 0, stream, a); break;
+  case 2: ok = KE_LAUNCH (error, attn_split_kernel<2>, grid, WARPS * 32, 0, stream, a); break;
+  default: ok = KE_LAUNCH (error, attn_split_kernel<4>, grid, WARPS * 32, 0, stream, a); break;
   }
-  if (!KE_LAUNCH_CHECK (error))
-    return false;
-  attn_combine_kernel<<<a.n_q, HEAD_DIM, 0, s>>> (a);
-  return KE_LAUNCH_CHECK (error);
+  return ok && KE_LAUNCH (error, attn_combine_kernel, a.n_q, HEAD_DIM, 0, stream, a);
 }

@@ -108,3 +108,55 @@ ke_is_aligned16 (const void *p)
 
 /* After a launch: turns a launch error into a ke_error. */
 #define KE_LAUNCH_CHECK(error) ke_cuda_check_impl (cudaGetLastError (), __func__, (error))
+
+/* ---- Programmatic dependent launch (sm_90+) ------------------------------------------
+ * Kernels launched through ke_launch() may start while the previous kernel on the stream is
+ * still running.  Each kernel calls ke_pdl_trigger() first (letting the next one be
+ * scheduled) and ke_pdl_wait() before it touches any memory that an earlier kernel writes
+ * or reads (the wait returns once the previous grid has completed and its writes are
+ * visible; since every kernel waits before it exits, this is transitive).  Loads of
+ * constant data (weights) may come before the wait: that is the point.  On older GPUs or
+ * without the launch attribute both are no-ops. */
+static __device__ __forceinline__ void
+ke_pdl_wait (void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile ("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+static __device__ __forceinline__ void
+ke_pdl_trigger (void)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile ("griddepcontrol.launch_dependents;" :::);
+#endif
+}
+
+/* Whether launches use the programmatic-serialization attribute (compute capability ≥ 9.0
+ * and not switched off with ke_cuda_set_pdl()). */
+bool ke_pdl_enabled (void);
+
+template <typename... KArgs, typename... Args>
+static inline cudaError_t
+ke_launch (void (*kernel) (KArgs...), dim3 grid, dim3 block, size_t smem, void *stream,
+           Args... args)
+{
+  cudaLaunchConfig_t cfg = {};
+  cudaLaunchAttribute attr[1];
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = (cudaStream_t) stream;
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  /* Only on explicit streams (the engine's, which graphs are captured from). */
+  cfg.numAttrs = stream != NULL && ke_pdl_enabled () ? 1 : 0;
+  return cudaLaunchKernelEx (&cfg, kernel, ((KArgs) args)...);
+}
+
+/* Launch + error check in one: false with a ke_error when the launch failed. */
+#define KE_LAUNCH(error, kernel, grid, block, smem, stream, ...)                          \
+  ke_cuda_check_impl (ke_launch (kernel, grid, block, smem, stream, __VA_ARGS__), #kernel, \
+                      (error))

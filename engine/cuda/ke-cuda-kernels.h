@@ -26,6 +26,11 @@
 extern "C" {
 #endif
 
+/* Programmatic dependent launch (compute capability ≥ 9.0): each kernel may start while the
+ * previous one on the stream finishes, streaming its weights meanwhile.  On by default where
+ * supported; false switches it off (for measurements). */
+void ke_cuda_set_pdl (bool allowed);
+
 /* ---- matrix × vector (ke-cuda-gemv.cu) ---------------------------------------------------
  *
  *   y[n] = (Σ_k W[n, k] · x[k]) · w_scale[n] · x_scale  (+ residual[n])     n < N, k < K
@@ -35,13 +40,20 @@ extern "C" {
  *    with one f32 scale (x_scale, a device pointer: per-token quantization, W8A8).
  * y: [N], f32 or bf16.  residual: NULL or [N] f32, added after scaling (y may alias it).
  * K must be a multiple of 16 and W, x 16-byte aligned (K·size and pointers); N ≥ 1.
- * One warp computes `rows_per_warp` rows (0 = chosen from N): 16-byte loads, several rows'
- * loads in flight per lane. */
+ * A group of k_split warps computes `rows_per_warp` rows (0 = chosen from the shape):
+ * 16-byte loads, several rows' loads in flight per lane. */
 typedef enum {
   KE_GEMV_BF16 = 0,
   KE_GEMV_F32 = 1,
   KE_GEMV_FP8 = 2,
 } ke_gemv_type;
+
+typedef enum {
+  KE_GEMV_EPI_NONE = 0,
+  /* W = [gate; up] (N = 2·inter rows): y[i] = bf16(gelu_tanh(bf16 gate_i)) · bf16(up_i), i < N/2
+   * (Gemma's MLP activation; y bf16 is what the down projection reads). */
+  KE_GEMV_EPI_GEGLU = 1,
+} ke_gemv_epilogue;
 
 typedef struct ke_gemv_args {
   int n, k;
@@ -54,7 +66,10 @@ typedef struct ke_gemv_args {
   ke_gemv_type y_type;  /* KE_GEMV_F32 or KE_GEMV_BF16 */
   void *y;
   const float *residual; /* NULL or [N] f32 (only with f32 y) */
-  int rows_per_warp;     /* 0 = auto; else 1, 2 or 4 */
+  int rows_per_warp;     /* 0 = auto; else 1, 2 or 4 (2 or 4 with GeGLU) */
+  ke_gemv_epilogue epilogue;
+  int k_split;           /* warps sharing a row group, splitting K: 0 = auto, 1, 2, 4
+                          * (4 rows per warp only with 1) */
 } ke_gemv_args;
 
 bool ke_cuda_gemv (const ke_gemv_args *args, void *stream, ke_error **error);
@@ -65,7 +80,8 @@ bool ke_cuda_gemv (const ke_gemv_args *args, void *stream, ke_error **error);
  * An output "quantized" is fp8 with one scale per token: scale = max|y_bf16| / 448 (the bf16
  * value HF would feed the linear, quantized as compressed-tensors' dynamic per-token scheme),
  * q = round_e4m3(y_bf16 / scale); an all-zero row gets scale 1.  Each kernel handles
- * n_tokens rows; widths ≤ 12224 and a multiple of 8. */
+ * n_tokens rows; widths ≤ 12288 and a multiple of 8;
+ * rows 16-byte aligned. */
 typedef struct ke_norm_out {
   uint16_t *bf16;   /* [n_tokens, hidden] or NULL */
   uint8_t *fp8;     /* [n_tokens, hidden] or NULL */
@@ -122,7 +138,8 @@ bool ke_cuda_qk_norm_rope (const ke_rope_args *args, void *stream, ke_error **er
  * Keys j with max(0, pos − window + 1) ≤ j ≤ pos (window 0 = all), at cache slot j % capacity
  * (capacity ≥ the number of keys).  o[h] = softmax(q·K / sqrt(scalar)) · V, f32 math, bf16 out.
  * Split over the keys into n_splits parts (fixed, so a graph stays valid; 0 = default),
- * each writing a partial (max, sum, acc) to `workspace`, merged by a second kernel.
+ * each writing a partial (max, sum, acc) to `workspace`, merged by a second kernel.  One
+ * workspace serves all layers (calls on one stream run one after the other).
  * head_dim must be 256; q bf16 [n_q, 256]; o bf16 [n_q, 256]. */
 typedef struct ke_attn_decode_args {
   const uint16_t *q;

@@ -19,6 +19,8 @@ __global__ void
 qk_norm_rope_kernel (ke_rope_args a)
 {
   __shared__ float scratch[32];
+  ke_pdl_trigger ();
+  ke_pdl_wait ();
   const int t = blockIdx.x, head = blockIdx.y, i = threadIdx.x;
   const int d = a.head_dim, half = d / 2;
   const int n_heads = a.n_q + 2 * a.n_kv;
@@ -78,6 +80,5 @@ ke_cuda_qk_norm_rope (const ke_rope_args *a, void *stream, ke_error **error)
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                          "QK-norm/RoPE: theta must be > 1 and scaling > 0");
   dim3 grid (a->n_tokens, a->n_q + 2 * a->n_kv);
-  qk_norm_rope_kernel<<<grid, a->head_dim / 2, 0, (cudaStream_t) stream>>> (*a);
-  return KE_LAUNCH_CHECK (error);
+  return KE_LAUNCH (error, qk_norm_rope_kernel, grid, a->head_dim / 2, 0, stream, *a);
 }

@@ -78,11 +78,15 @@ enum {
 ke_tokenizer *ke_tokenizer_new_from_file (const char *tokenizer_json_path, ke_error **error);
 /* The same from the JSON text in memory (len bytes, no NUL needed). */
 ke_tokenizer *ke_tokenizer_new_from_json (const char *json, size_t len, ke_error **error);
-/* Reads DIR/tokenizer.json, or DIR/tokenizer.model when there is no tokenizer.json. */
+/* Reads DIR/tokenizer.json, or DIR/tokenizer.model when there is no tokenizer.json.  The
+ * special ids come from the added tokens by name (<bos>, <eos>, …), overridden by
+ * DIR/tokenizer_config.json and special_tokens_map.json (bos_token, eos_token, pad_token,
+ * unk_token, boi_token, eoi_token, image_token) when present. */
 ke_tokenizer *ke_tokenizer_new_from_dir (const char *model_dir, ke_error **error);
 void ke_tokenizer_free (ke_tokenizer *tokenizer);
 
-size_t ke_tokenizer_vocab_size (const ke_tokenizer *tokenizer); /* incl. added tokens */
+/* Largest id + 1, added tokens included (Gemma 3: 262145). */
+size_t ke_tokenizer_vocab_size (const ke_tokenizer *tokenizer);
 ke_token ke_tokenizer_special (const ke_tokenizer *tokenizer, ke_special_token which);
 /* Piece → id, or -1. */
 ke_token ke_tokenizer_piece_to_id (const ke_tokenizer *tokenizer, const char *piece);
@@ -100,7 +104,9 @@ char *ke_tokenizer_decode (const ke_tokenizer *tokenizer, const ke_token *ids, s
 
 /* Streaming detokenizer: push ids one at a time; each push returns the new text (valid
  * until the next call, never splitting a UTF-8 character); the concatenation of all pushes
- * and the final flush equals ke_tokenizer_decode() of all ids. */
+ * and the final flush equals ke_tokenizer_decode() of all ids.  A run of byte-fallback
+ * pieces (<0xNN>) is held back until the run ends (the next other piece, or flush): HF
+ * turns a whole run with one bad byte into U+FFFDs, so its text is known only then. */
 ke_detokenizer *ke_detokenizer_new (const ke_tokenizer *tokenizer, unsigned flags);
 const char *ke_detokenizer_push (ke_detokenizer *detok, ke_token id, size_t *len);
 const char *ke_detokenizer_flush (ke_detokenizer *detok, size_t *len);
@@ -134,7 +140,8 @@ typedef enum {
   KE_ROLE_SYSTEM,
   KE_ROLE_USER,
   KE_ROLE_MODEL,
-  KE_ROLE_TOOL, /* a tool result; rendered as the tool-calling format defines */
+  KE_ROLE_TOOL, /* a tool result: a user turn "<tool_response>\n" … "</tool_response>" (as
+                 vLLM's pythonic Gemma 3 tool template); not counted in the alternation */
 } ke_role;
 
 typedef enum {
@@ -159,10 +166,13 @@ typedef struct ke_chat_options {
   bool add_bos;               /* default true: "<bos>" once at the start */
   bool add_generation_prompt; /* "<start_of_turn>model\n" at the end */
   /* Tool declarations (a JSON array of function schemas, UTF-8) or NULL; the tool-calling
-   * format decides where they go (first user turn). */
+   * format decides where they go (first user turn).  Reserved: ignored until the
+   * tool-calling work (issue 10) renders it. */
   const char *tools_json;
 } ke_chat_options;
 
+/* add_bos = true, add_generation_prompt = true, tools_json = NULL.  Passing NULL options
+ * to the functions below means these defaults. */
 void ke_chat_options_init (ke_chat_options *options);
 
 /* The prompt as text, byte-exact with Gemma 3's chat_template.jinja.  Images render as
@@ -181,6 +191,10 @@ typedef struct ke_prompt {
   size_t n_images;
 } ke_prompt;
 
+/* Renders and tokenizes (added tokens match anywhere, so the markers become their ids).
+ * Fails with KE_ERROR_INVALID_ARGUMENT unless the ids hold exactly one run of
+ * mm_tokens_per_image <image_soft_token> per image part (so image markers typed as text
+ * are refused) and every image part has an image.  Free with ke_prompt_clear(). */
 bool ke_chat_build (const ke_tokenizer *tokenizer, const ke_chat_message *messages,
                     size_t n_messages, const ke_chat_options *options,
                     uint32_t mm_tokens_per_image, ke_prompt *prompt, ke_error **error);

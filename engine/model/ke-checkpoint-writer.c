@@ -271,9 +271,10 @@ gen_rows (void *data)
     ke_rng rng;
     row_stream (t, job->seed, r, &rng);
     if (t->kind == GEN_UNIFORM) {
-      uint16_t *o = (uint16_t *) row;
-      for (size_t c = 0; c < t->cols; c++)
-        o[c] = ke_f32_to_bf16 (t->centre + t->bound * ke_rng_uniform (&rng));
+      for (size_t c = 0; c < t->cols; c++) {
+        uint16_t v = ke_f32_to_bf16 (t->centre + t->bound * ke_rng_uniform (&rng));
+        memcpy (row + 2 * c, &v, sizeof v);
+      }
       continue;
     }
     size_t peak;

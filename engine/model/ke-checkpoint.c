@@ -55,8 +55,10 @@ ke_ckpt_alloc (ke_checkpoint *cp, size_t bytes)
 void
 ke_ckpt_warn (ke_checkpoint *cp, const char *fmt, ...)
 {
-  if (cp->n_warnings >= MAX_WARNINGS)
+  if (cp->n_warnings >= MAX_WARNINGS) {
+    cp->stats.n_warnings_dropped++;
     return;
+  }
   if (cp->n_warnings == cp->cap_warnings) {
     size_t cap = cp->cap_warnings ? cp->cap_warnings * 2 : 8;
     char **grown = ke_realloc_array (cp->warnings, cap, sizeof *grown);

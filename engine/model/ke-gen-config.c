@@ -207,8 +207,14 @@ add_text_keys (yyjson_mut_doc *doc, yyjson_mut_val *t, const ke_gen_shape *s,
   yyjson_mut_obj_add_uint (doc, t, "num_hidden_layers", s->layers);
   if (s->kv_heads != 4)
     yyjson_mut_obj_add_uint (doc, t, "num_key_value_heads", s->kv_heads);
-  if (s->query_pre_attn_scalar != 256.0f)
-    yyjson_mut_obj_add_real (doc, t, "query_pre_attn_scalar", s->query_pre_attn_scalar);
+  /* An integer in Google's configs (transformers 5 validates it as int). */
+  if (s->query_pre_attn_scalar != 256.0f) {
+    float q = s->query_pre_attn_scalar;
+    if (q == (float) (uint32_t) q)
+      yyjson_mut_obj_add_uint (doc, t, "query_pre_attn_scalar", (uint32_t) q);
+    else
+      yyjson_mut_obj_add_real (doc, t, "query_pre_attn_scalar", q);
+  }
   add_rope_scaling (doc, t, s->rope_factor);
   yyjson_mut_obj_add_uint (doc, t, "sliding_window", s->sliding_window);
   if (o->untied_lm_head)

@@ -136,6 +136,7 @@ typedef struct ke_checkpoint_stats {
   bool quantized_at_load;      /* FP8 made from a bf16 checkpoint by the loader */
   bool act_dynamic;            /* FP8 with dynamic per-token activation quantization */
   bool lm_head_tied;
+  size_t n_warnings_dropped;   /* beyond the first 64 warnings */
 } ke_checkpoint_stats;
 
 const ke_checkpoint_stats *ke_checkpoint_get_stats (const ke_checkpoint *checkpoint);

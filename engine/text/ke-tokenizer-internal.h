@@ -125,6 +125,14 @@ ke_tokenizer *ke_tokenizer_alloc (void);
  * them: id tables, tries, decoder tables, merge-locality data. */
 bool ke_tokenizer_finish (ke_tokenizer *tok, ke_error **error);
 
+/* ke-sentencepiece.c: tokenizer.model, with tokenizer_config.json's added tokens when
+ * config_path names an existing file. */
+ke_tokenizer *ke_tokenizer_new_from_sentencepiece (const char *model_path,
+                                                   const char *config_path, ke_error **error);
+ke_tokenizer *ke_tokenizer_new_from_sentencepiece_data (const void *data, size_t size,
+                                                        const char *config_path,
+                                                        ke_error **error);
+
 bool ke_trie_insert (ke_trie *trie, const char *s, size_t len, int32_t value);
 void ke_trie_clear (ke_trie *trie);
 
@@ -157,6 +165,8 @@ ke_tokenizer_merge_rank (const ke_tokenizer *tok, ke_token a, ke_token b, uint32
 
 /* BPE words cut into parts of at most this many symbols skip the heap (tests set 0). */
 extern size_t ke_bpe_small_max;
+/* Parts of at least twice this many symbols are merged in blocks (tests lower it). */
+extern size_t ke_bpe_block;
 
 /* Decodes one UTF-8 code point at s[0..len) (valid UTF-8 assumed); returns its length. */
 static inline size_t

@@ -578,9 +578,14 @@ ke_tokenizer_new_from_dir (const char *model_dir, ke_error **error)
     ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory");
   else if (ke_file_exists (json))
     tok = ke_tokenizer_new_from_file (json, error);
-  else if (ke_file_exists (model))
-    ke_set_error (error, KE_ERROR_UNSUPPORTED, "%s: reading tokenizer.model is not supported "
-                  "yet; a tokenizer.json is needed", model_dir);
+  else if (ke_file_exists (model)) {
+    char *config = ke_path_join (model_dir, "tokenizer_config.json");
+    if (config == NULL)
+      ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory");
+    else
+      tok = ke_tokenizer_new_from_sentencepiece (model, config, error);
+    free (config);
+  }
   else
     ke_set_error (error, KE_ERROR_IO, "%s has neither tokenizer.json nor tokenizer.model",
                   model_dir);

@@ -147,7 +147,7 @@ bench_decode_step (int ctx, bool w8a8)
     for (int l = 0; l < LAYERS; l++) {
       layer &ly = L[l];
       ke_gemv_args g1 = { (int) qkv_n, HIDDEN, KE_GEMV_FP8, ly.qkv, ly.s_qkv, xt, xin, xsc,
-                          KE_GEMV_F32, qkv, NULL, 0 };
+                          KE_GEMV_F32, qkv, NULL, 0, KE_GEMV_EPI_NONE, 0 };
       KE ([&] (ke_error **e) { return ke_cuda_gemv (&g1, g_stream, e); });
       ke_rope_args ra = { qkv, 1, NQ, NKV, HD, pos, qn, qn, 1e-6f, ly.theta, ly.scaling, q,
                           ly.k, ly.v, ly.cap };
@@ -156,26 +156,32 @@ bench_decode_step (int ctx, bool w8a8)
                                  1.0f / 16.0f, 64, ws, attn };
       KE ([&] (ke_error **e) { return ke_cuda_attn_decode (&aa, g_stream, e); });
       ke_gemv_args g2 = { HIDDEN, NQ * HD, KE_GEMV_FP8, ly.o, ly.s_o, KE_GEMV_BF16, attn, NULL,
-                          KE_GEMV_F32, y, NULL, 0 };
+                          KE_GEMV_F32, y, NULL, 0, KE_GEMV_EPI_NONE, 0 };
       KE ([&] (ke_error **e) { return ke_cuda_gemv (&g2, g_stream, e); });
       KE ([&] (ke_error **e) { return ke_cuda_residual_norm (h, y, nw, nw, 1, HIDDEN, 1e-6f, &nout, g_stream, e); });
-      ke_gemv_args g3 = { 2 * INTER, HIDDEN, KE_GEMV_FP8, ly.gu, ly.s_gu, xt, xin, xsc,
-                          KE_GEMV_F32, gu, NULL, 0 };
-      KE ([&] (ke_error **e) { return ke_cuda_gemv (&g3, g_stream, e); });
-      KE ([&] (ke_error **e) { return ke_cuda_geglu (gu, 1, INTER, &nout, g_stream, e); });
+      if (w8a8) { /* separate GeGLU + quantize */
+        ke_gemv_args g3 = { 2 * INTER, HIDDEN, KE_GEMV_FP8, ly.gu, ly.s_gu, xt, xin, xsc,
+                            KE_GEMV_F32, gu, NULL, 0, KE_GEMV_EPI_NONE, 0 };
+        KE ([&] (ke_error **e) { return ke_cuda_gemv (&g3, g_stream, e); });
+        KE ([&] (ke_error **e) { return ke_cuda_geglu (gu, 1, INTER, &nout, g_stream, e); });
+      } else { /* GeGLU in the gate+up GEMV's epilogue, bf16 out */
+        ke_gemv_args g3 = { 2 * INTER, HIDDEN, KE_GEMV_FP8, ly.gu, ly.s_gu, xt, xin, xsc,
+                            KE_GEMV_BF16, xb, NULL, 0, KE_GEMV_EPI_GEGLU, 0 };
+        KE ([&] (ke_error **e) { return ke_cuda_gemv (&g3, g_stream, e); });
+      }
       ke_gemv_args g4 = { HIDDEN, INTER, KE_GEMV_FP8, ly.down, ly.s_down, xt, xin, xsc,
-                          KE_GEMV_F32, y, NULL, 0 };
+                          KE_GEMV_F32, y, NULL, 0, KE_GEMV_EPI_NONE, 0 };
       KE ([&] (ke_error **e) { return ke_cuda_gemv (&g4, g_stream, e); });
       const bool last = l == LAYERS - 1;
       KE ([&] (ke_error **e) { return ke_cuda_residual_norm (h, y, nw, nw, 1, HIDDEN, 1e-6f, last ? &bout : &nout, g_stream, e); });
     }
     ke_gemv_args gl = { VOCAB, HIDDEN, KE_GEMV_BF16, lm, NULL, KE_GEMV_BF16, xb, NULL,
-                        KE_GEMV_F32, logits, NULL, 0 };
+                        KE_GEMV_F32, logits, NULL, 0, KE_GEMV_EPI_NONE, 0 };
     KE ([&] (ke_error **e) { return ke_cuda_gemv (&gl, g_stream, e); });
   }, 1, 11);
   char name[128];
-  snprintf (name, sizeof name, "DECODE STEP ctx %-5d %s (%.0f tok/s)", ctx,
-            w8a8 ? "W8A8" : "W8A16", 1e6 / us);
+  snprintf (name, sizeof name, "DECODE STEP ctx %-5d %s%s (%.0f tok/s)", ctx,
+            w8a8 ? "W8A8" : "W8A16", g_pdl ? "" : " no-PDL", 1e6 / us);
   report (name, us, bytes);
   printf ("%-44s %9.2f us (%.2f GB/token at the measured read bandwidth: %.0f tok/s)\n",
           "  roofline", bytes / (g_read_bw * 1e3), bytes / 1e9, g_read_bw * 1e9 / bytes);

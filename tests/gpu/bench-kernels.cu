@@ -42,6 +42,7 @@
 
 static double g_read_bw; /* GB/s, measured */
 static cudaStream_t g_stream;
+static bool g_pdl = true; /* mirrors ke_cuda_set_pdl() */
 
 /* ---- random fill (never zeros, never NaN) ---- */
 __device__ __forceinline__ uint32_t
@@ -200,7 +201,8 @@ measure_read_bandwidth (void)
 
 /* ---- GEMV on one shape, rotating over copies of the weights ---- */
 static void
-bench_gemv (const char *label, int n, int k, ke_gemv_type wt, ke_gemv_type xt, int rows_per_warp)
+bench_gemv (const char *label, int n, int k, ke_gemv_type wt, ke_gemv_type xt, int rows_per_warp,
+            int k_split, ke_gemv_epilogue epi = KE_GEMV_EPI_NONE)
 {
   const size_t wbytes = (size_t) n * k * (wt == KE_GEMV_FP8 ? 1 : 2);
   const int copies = (int) std::max<size_t> (2, ((size_t) 256 << 20) / wbytes + 1);
@@ -214,13 +216,16 @@ bench_gemv (const char *label, int n, int k, ke_gemv_type wt, ke_gemv_type xt, i
   double us = time_graph ([&] {
     for (int i = 0; i < launches; i++) {
       ke_gemv_args a = { n, k, wt, ws[i % copies], wt == KE_GEMV_FP8 ? scale : NULL, xt, x,
-                         xt == KE_GEMV_FP8 ? xs : NULL, KE_GEMV_F32, y, NULL, rows_per_warp };
+                         xt == KE_GEMV_FP8 ? xs : NULL,
+                         epi == KE_GEMV_EPI_GEGLU ? KE_GEMV_BF16 : KE_GEMV_F32, y, NULL,
+                         rows_per_warp, epi, k_split };
       KE ([&] (ke_error **e) { return ke_cuda_gemv (&a, g_stream, e); });
     }
   }, launches);
   char name[128];
-  snprintf (name, sizeof name, "gemv %-8s %6dx%-5d %s x%s R%d", label, n, k,
-            wt == KE_GEMV_FP8 ? "fp8" : "bf16", xt == KE_GEMV_FP8 ? "fp8" : "bf16", rows_per_warp);
+  snprintf (name, sizeof name, "gemv %-8s %6dx%-5d %s x%s R%d KS%d%s", label, n, k,
+            wt == KE_GEMV_FP8 ? "fp8" : "bf16", xt == KE_GEMV_FP8 ? "fp8" : "bf16", rows_per_warp,
+            k_split, epi == KE_GEMV_EPI_GEGLU ? " +geglu" : "");
   report (name, us, (double) wbytes + (wt == KE_GEMV_FP8 ? n * 4.0 : 0) + n * 4.0);
   for (void *p : ws)
     CK (cudaFree (p));
@@ -281,21 +286,30 @@ main (int argc, char **argv)
     { "qkv", 4096, 2560 }, { "q", 2048, 2560 }, { "k|v", 1024, 2560 }, { "o", 2560, 2048 },
     { "gate_up", 20480, 2560 }, { "down", 2560, 10240 },
   };
+  /* (rows per warp, k split) variants; 0,0 = the automatic choice */
+  static const int variants[][2] = { { 0, 0 }, { 1, 1 }, { 2, 1 }, { 1, 2 }, { 2, 2 }, { 1, 4 },
+                                     { 2, 4 }, { 4, 1 } };
   for (const shape &s : shapes) {
-    for (int r = 1; r <= 4; r *= 2) {
-      bench_gemv (s.label, s.n, s.k, KE_GEMV_FP8, KE_GEMV_BF16, r);
-      if (!quick)
-        bench_gemv (s.label, s.n, s.k, KE_GEMV_FP8, KE_GEMV_FP8, r);
+    for (auto &v : variants)
+      bench_gemv (s.label, s.n, s.k, KE_GEMV_FP8, KE_GEMV_BF16, v[0], v[1]);
+    if (!quick) {
+      bench_gemv (s.label, s.n, s.k, KE_GEMV_FP8, KE_GEMV_FP8, 0, 0); /* W8A8 */
+      bench_cublas_m1 (s.label, s.n, s.k);
     }
-    bench_cublas_m1 (s.label, s.n, s.k);
   }
-  for (int r = 1; r <= 4; r *= 2)
-    bench_gemv ("lm_head", 262208, 2560, KE_GEMV_BF16, KE_GEMV_BF16, r);
+  static const int geglu_variants[][2] = { { 0, 0 }, { 2, 1 }, { 2, 2 }, { 2, 4 }, { 4, 1 } };
+  for (auto &v : geglu_variants)
+    bench_gemv ("gate_up", 20480, 2560, KE_GEMV_FP8, KE_GEMV_BF16, v[0], v[1], KE_GEMV_EPI_GEGLU);
+  bench_gemv ("lm_head", 262208, 2560, KE_GEMV_BF16, KE_GEMV_BF16, 0, 0);
+  bench_gemv ("lm_head", 262208, 2560, KE_GEMV_BF16, KE_GEMV_BF16, 2, 1);
 
   bench_small_kernels ();
   bench_attention ();
   bench_decode_step (512, false);
   bench_decode_step (32768, false);
+  ke_cuda_set_pdl (g_pdl = false);
+  bench_decode_step (512, false);
+  ke_cuda_set_pdl (g_pdl = true);
   if (!quick) {
     bench_decode_step (512, true);
     bench_decode_step (32768, true);

@@ -33,7 +33,7 @@ fi
 bench_rc=$?
 
 echo "== gpu test diagnostics =="
-grep -E "^# (device|N=|pos|rope|embed|residual|rmsnorm|geglu|FAILED)|^not ok" \
+grep -E "^# (N=|pos|rope|embed|residual|rmsnorm|geglu|FAILED|  \[|[0-9]+ dependent)|^not ok" \
   "$build/meson-logs/testlog.txt" | sort | uniq | head -70
 echo
 echo "== tests =="

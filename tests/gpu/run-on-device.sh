@@ -48,9 +48,9 @@ command -v meson >/dev/null || MESON=(python3 -m mesonbuild.mesonmain)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 build=/tmp/kestrel-build
 start=$(date +%s)
-"${MESON[@]}" setup "$build" -Dui=false -Dgpu_archs="$archs" -Dbuildtype=release --wipe \
+"${MESON[@]}" setup "$build" -Dui=false -Dgpu_archs="$archs" -Dbuildtype=release -Dshared_dir="$KESTREL_SHARED_DIR" --wipe \
   >"$out/meson-setup.log" 2>&1 || "${MESON[@]}" setup "$build" -Dui=false \
-  -Dgpu_archs="$archs" -Dbuildtype=release >"$out/meson-setup.log" 2>&1 || {
+  -Dgpu_archs="$archs" -Dbuildtype=release -Dshared_dir="$KESTREL_SHARED_DIR" >"$out/meson-setup.log" 2>&1 || {
   tail -30 "$out/meson-setup.log"; exit 1; }
 ninja -C "$build" >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"

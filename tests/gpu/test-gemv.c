@@ -18,10 +18,21 @@ type_size (ke_gemv_type t)
   return t == KE_GEMV_BF16 ? 2 : t == KE_GEMV_F32 ? 4 : 1;
 }
 
+static ke_gemv_epilogue test_epilogue = KE_GEMV_EPI_NONE;
+static int test_k_split = 0;
+
+static double
+ref_gelu_tanh (double x)
+{
+  return 0.5 * x * (1.0 + tanh (sqrt (2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
 static void
 check_gemv (int n, int k, ke_gemv_type wt, ke_gemv_type xt, ke_gemv_type yt, bool residual,
             int rows_per_warp)
 {
+  const bool geglu = test_epilogue == KE_GEMV_EPI_GEGLU;
+  const int n_out = geglu ? n / 2 : n;
   /* Host data: W [n, k], w_scale [n], x [k] (with its scale when fp8), residual [n]. */
   size_t wbytes = (size_t) n * k * type_size (wt);
   uint8_t *w = malloc (wbytes);
@@ -76,13 +87,14 @@ check_gemv (int n, int k, ke_gemv_type wt, ke_gemv_type xt, ke_gemv_type yt, boo
   void *dw = gpu_upload (w, wbytes), *dws = gpu_upload (ws, sizeof (float) * n);
   void *dx = gpu_upload (x, (size_t) k * type_size (xt)), *dxs = gpu_upload (&xs, sizeof xs);
   void *dres = residual ? gpu_upload (res, sizeof (float) * n) : NULL;
-  void *dy = gpu_poisoned ((size_t) n * type_size (yt));
+  void *dy = gpu_poisoned ((size_t) n_out * type_size (yt));
   KE_REQUIRE (dw && dws && dx && dxs && dy && (!residual || dres), "device buffers");
 
   ke_gemv_args a = {
     .n = n, .k = k, .w_type = wt, .w = dw, .w_scale = wt == KE_GEMV_FP8 ? dws : NULL,
     .x_type = xt, .x = dx, .x_scale = xt == KE_GEMV_FP8 ? dxs : NULL,
     .y_type = yt, .y = dy, .residual = dres, .rows_per_warp = rows_per_warp,
+    .epilogue = test_epilogue, .k_split = test_k_split,
   };
   ke_error *error = NULL;
   bool ok = ke_cuda_gemv (&a, NULL, &error);
@@ -90,23 +102,32 @@ check_gemv (int n, int k, ke_gemv_type wt, ke_gemv_type xt, ke_gemv_type yt, boo
   ke_error_free (error);
 
   void *y = malloc ((size_t) n * 4);
-  if (ok && gpu_download (y, dy, (size_t) n * type_size (yt))) {
+  if (ok && gpu_download (y, dy, (size_t) n_out * type_size (yt))) {
     nmse_acc acc = { 0 };
-    for (int r = 0; r < n; r++) {
+    for (int r = 0; r < n_out; r++) {
       double ref = 0;
       for (int c = 0; c < k; c++)
         ref += wf[(size_t) r * k + c] * xf[c];
       if (residual)
         ref += res[r];
+      if (geglu) {
+        double up = 0;
+        for (int c = 0; c < k; c++)
+          up += wf[(size_t) (r + n_out) * k + c] * xf[c];
+        /* HF's bf16 roundings: gate, up, the activation's output */
+        ref = ke_round_bf16 ((float) ref_gelu_tanh (ke_round_bf16 ((float) ref))) *
+              (double) ke_round_bf16 ((float) up);
+      }
       double got = yt == KE_GEMV_F32 ? ((float *) y)[r] : ke_bf16_to_f32 (((uint16_t *) y)[r]);
       nmse_add (&acc, got, ref);
     }
     double rel = nmse_rel (&acc);
     /* f32 accumulation: ~1e-6; a bf16 output adds its rounding, ≤ 2^-9 per element. */
-    double bound = yt == KE_GEMV_F32 ? 2e-5 : 4e-3;
-    ke_tap_diag ("N=%-6d K=%-6d W %-4s x %-4s y %-4s%s R=%d  rel %.2e  unwritten %zu", n, k,
-                 type_name[wt], type_name[xt], type_name[yt], residual ? "+res" : "    ",
-                 rows_per_warp, rel, acc.nan);
+    double bound = yt == KE_GEMV_F32 && !geglu ? 2e-5 : 4e-3;
+    ke_tap_diag ("N=%-6d K=%-6d W %-4s x %-4s y %-4s%s R=%d KS=%d rel %.2e  unwritten %zu", n, k,
+                 type_name[wt], type_name[xt], type_name[yt],
+                 residual ? "+res" : geglu ? "+geglu" : "    ",
+                 rows_per_warp, test_k_split, rel, acc.nan);
     KE_CHECK (acc.nan == 0, "%zu outputs unwritten", acc.nan);
     KE_CHECK (rel < bound, "relative error %.3e over %.1e", rel, bound);
   }
@@ -128,6 +149,25 @@ KE_TEST (gemv_fp8_small_odd_shapes)
     }
 }
 
+KE_TEST (gemv_k_split)
+{
+  if (!gpu_test_have_device (NULL))
+    KE_SKIP ("no CUDA device");
+  for (test_k_split = 2; test_k_split <= 4; test_k_split *= 2) {
+    for (int r = 1; r <= 2; r++) {
+      check_gemv (37, 48, KE_GEMV_FP8, KE_GEMV_BF16, KE_GEMV_F32, false, r);
+      check_gemv (515, 2064, KE_GEMV_FP8, KE_GEMV_FP8, KE_GEMV_BF16, false, r);
+      check_gemv (2560, 10240, KE_GEMV_FP8, KE_GEMV_BF16, KE_GEMV_F32, true, r);
+      check_gemv (1001, 2560, KE_GEMV_BF16, KE_GEMV_F32, KE_GEMV_F32, false, r);
+    }
+    test_epilogue = KE_GEMV_EPI_GEGLU;
+    check_gemv (2 * 37, 48, KE_GEMV_FP8, KE_GEMV_BF16, KE_GEMV_BF16, false, 2);
+    check_gemv (2 * 10240, 2560, KE_GEMV_FP8, KE_GEMV_BF16, KE_GEMV_BF16, false, 2);
+    test_epilogue = KE_GEMV_EPI_NONE;
+  }
+  test_k_split = 0;
+}
+
 KE_TEST (gemv_fp8_gemma_shapes)
 {
   if (!gpu_test_have_device (NULL))
@@ -143,10 +183,23 @@ KE_TEST (gemv_bf16_weights)
 {
   if (!gpu_test_have_device (NULL))
     KE_SKIP ("no CUDA device");
-  check_gemv (37, 40, KE_GEMV_BF16, KE_GEMV_BF16, KE_GEMV_F32, false, 1);
+  check_gemv (37, 48, KE_GEMV_BF16, KE_GEMV_BF16, KE_GEMV_F32, false, 1);
   check_gemv (8191, 2560, KE_GEMV_BF16, KE_GEMV_BF16, KE_GEMV_F32, false, 0); /* lm_head rows */
   check_gemv (1000, 2560, KE_GEMV_BF16, KE_GEMV_F32, KE_GEMV_BF16, false, 2);
   check_gemv (1001, 1040, KE_GEMV_BF16, KE_GEMV_FP8, KE_GEMV_F32, true, 4);
+}
+
+KE_TEST (gemv_geglu_epilogue)
+{
+  if (!gpu_test_have_device (NULL))
+    KE_SKIP ("no CUDA device");
+  test_epilogue = KE_GEMV_EPI_GEGLU;
+  check_gemv (2 * 37, 48, KE_GEMV_FP8, KE_GEMV_BF16, KE_GEMV_BF16, false, 2);
+  check_gemv (2 * 37, 48, KE_GEMV_FP8, KE_GEMV_BF16, KE_GEMV_BF16, false, 4);
+  check_gemv (2 * 1001, 528, KE_GEMV_FP8, KE_GEMV_FP8, KE_GEMV_F32, false, 4);
+  check_gemv (2 * 10240, 2560, KE_GEMV_FP8, KE_GEMV_BF16, KE_GEMV_BF16, false, 0); /* gate+up */
+  check_gemv (2 * 500, 2560, KE_GEMV_BF16, KE_GEMV_BF16, KE_GEMV_BF16, false, 0);
+  test_epilogue = KE_GEMV_EPI_NONE;
 }
 
 KE_TEST (gemv_rejects_bad_arguments)
@@ -159,8 +212,8 @@ KE_TEST (gemv_rejects_bad_arguments)
     .n = 16, .k = 64, .w_type = KE_GEMV_FP8, .w = buf, .w_scale = buf,
     .x_type = KE_GEMV_BF16, .x = buf, .y_type = KE_GEMV_F32, .y = buf,
   };
-  ke_gemv_args bad[6];
-  for (int i = 0; i < 6; i++)
+  ke_gemv_args bad[10];
+  for (int i = 0; i < 10; i++)
     bad[i] = good;
   bad[0].k = 30;                         /* K not a multiple of 16 */
   bad[1].w = (uint8_t *) buf + 1;        /* misaligned weights */
@@ -169,7 +222,14 @@ KE_TEST (gemv_rejects_bad_arguments)
   bad[3].residual = buf;
   bad[4].w_scale = NULL;                 /* fp8 weights need scales */
   bad[5].n = 0;
-  for (int i = 0; i < 6; i++) {
+  bad[6].epilogue = KE_GEMV_EPI_GEGLU;   /* odd N */
+  bad[6].n = 15;
+  bad[7].epilogue = KE_GEMV_EPI_GEGLU;   /* one row per warp cannot pair gate and up */
+  bad[7].rows_per_warp = 1;
+  bad[8].k_split = 3;
+  bad[9].k_split = 2;                    /* not built with 4 rows per warp */
+  bad[9].rows_per_warp = 4;
+  for (int i = 0; i < 10; i++) {
     ke_error *error = NULL;
     bool ok = ke_cuda_gemv (&bad[i], NULL, &error);
     KE_CHECK (!ok && error && error->code == KE_ERROR_INVALID_ARGUMENT,
@@ -190,9 +250,11 @@ main (int argc, char **argv)
   gpu_test_init_seed ();
   static const ke_tap_test tests[] = {
     KE_TAP_ENTRY (gemv_fp8_small_odd_shapes),
+    KE_TAP_ENTRY (gemv_k_split),
     KE_TAP_ENTRY (gemv_fp8_gemma_shapes),
     KE_TAP_ENTRY (gemv_bf16_weights),
+    KE_TAP_ENTRY (gemv_geglu_epilogue),
     KE_TAP_ENTRY (gemv_rejects_bad_arguments),
   };
-  return ke_tap_run (argc, argv, tests, 4);
+  return ke_tap_run (argc, argv, tests, 6);
 }

@@ -161,6 +161,15 @@ KE_TEST (rmsnorm_residual_geglu)
     ref_rmsnorm (hn, w2, hidden, ref + (size_t) t * hidden);
   }
   ke_tap_diag ("residual add: h rel %.2e", nmse_rel (&eh));
+  if (nmse_rel (&eh) >= 1e-6) {
+    double yn[2560];
+    for (int i = 0; i < hidden; i++)
+      row[i] = y[i];
+    ref_rmsnorm (row, w1, hidden, yn);
+    for (int i = 0; i < 4; i++)
+      ke_tap_diag ("  [%d] h %.6g  y %.6g  rmsnorm(y) %.6g  got h' %.6g", i, h[i], y[i], yn[i],
+                   h2[i]);
+  }
   KE_CHECK (eh.nan == 0 && nmse_rel (&eh) < 1e-6, "residual stream off (%.2e)", nmse_rel (&eh));
   check_norm_out ("residual + post-norm + norm", ref, n, hidden, ob, oq, os);
 

@@ -125,8 +125,8 @@ KE_TEST (images_tools_and_errors)
     KE_SKIP ("KESTREL_SHARED_DIR/tokenizer-fixture not found");
   ke_prompt prompt;
   error = NULL;
-  KE_REQUIRE (ke_chat_build (tok, msgs, 3, NULL, 4, &prompt, &error), "build: %s",
-              error ? error->message : "");
+  bool built = ke_chat_build (tok, msgs, 3, NULL, 4, &prompt, &error);
+  KE_REQUIRE (built, "build: %s", error ? error->message : "");
   ke_token soft = ke_tokenizer_special (tok, KE_SPECIAL_IMAGE_SOFT_TOKEN);
   ke_token boi = ke_tokenizer_special (tok, KE_SPECIAL_START_OF_IMAGE);
   ke_token eoi = ke_tokenizer_special (tok, KE_SPECIAL_END_OF_IMAGE);
@@ -145,7 +145,8 @@ KE_TEST (images_tools_and_errors)
   char *text = ke_chat_render (msgs, 3, NULL, 4, &len, NULL);
   ke_token *ids;
   size_t n;
-  KE_REQUIRE (ke_tokenizer_encode (tok, text, len, &ids, &n, NULL), "encode");
+  bool encoded = ke_tokenizer_encode (tok, text, len, &ids, &n, NULL);
+  KE_REQUIRE (encoded, "encode");
   KE_CHECK (n == prompt.n_ids && memcmp (ids, prompt.ids, n * sizeof *ids) == 0, "same ids");
   free (ids);
   free (text);
