@@ -242,10 +242,15 @@ KE_TEST (golden_ids_from_transformers)
   size_t n16 = golden_ids (contents, "generated_ids_w8a16", want16, 64);
   size_t nm8 = golden_values (contents, "margins_w8a8", margins8, 64);
   size_t nm16 = golden_values (contents, "margins_w8a16", margins16, 64);
+  if (n8 == 0) /* the first recording's format: one W8A8 sequence, no per-step margins */
+    n8 = golden_ids (contents, "generated_ids", want8, 64);
   char *want_text = golden_text (contents);
-  KE_REQUIRE (n_prompt > 0 && n8 > 0 && n16 > 0 && want_text, "malformed golden file");
+  KE_REQUIRE (n_prompt > 0 && n8 > 0 && want_text, "malformed golden file");
+  if (n16 == 0)
+    ke_tap_diag ("the golden file has no W8A16 sequence (recorded by an older "
+                 "record_goldens.py): W8A8 only");
 
-  for (int mode = 0; mode < 2; mode++) {
+  for (int mode = 0; mode < (n16 ? 2 : 1); mode++) {
     bool act_quant = mode == 0;
     ke_model *m = open_model (act_quant);
     KE_REQUIRE (m, "model");
