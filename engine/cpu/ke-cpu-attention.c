@@ -23,46 +23,6 @@ typedef float v8 __attribute__ ((vector_size (32)));
 typedef float v8u __attribute__ ((vector_size (32), aligned (4)));
 #define load8(p) (*(const v8u *) (p))
 
-typedef int32_t v8i __attribute__ ((vector_size (32)));
-
-/* exp on 8 lanes (Cephes' expf: x = n·ln2 + r, a degree-6 polynomial for e^r, 2^n through
- * the exponent bits), within 2 ulp of expf; torch's softmax uses its own vectorized exp
- * likewise.  Inputs are clamped to [-87.3, 88.38] (results ~1.2e-38 … 2.7e38, never inf or
- * a denormal): masked entries are zeroed by the caller. */
-static inline __attribute__ ((always_inline)) void
-exp8 (const float *in, float *out)
-{
-  v8 x = load8 (in);
-  const v8 hi = { 88.3762626647949f, 88.3762626647949f, 88.3762626647949f, 88.3762626647949f,
-                  88.3762626647949f, 88.3762626647949f, 88.3762626647949f, 88.3762626647949f };
-  /* below ln(2^-126) the 2^n step would leave the normal range */
-  const v8 lo = { -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f, -87.3f };
-  v8i xb, hb, lb;
-  memcpy (&xb, &x, sizeof x);
-  memcpy (&hb, &hi, sizeof hi);
-  memcpy (&lb, &lo, sizeof lo);
-  v8i above = x > hi, below = x < lo; /* lanes of all ones where true */
-  xb = (above & hb) | (~above & xb);
-  xb = (below & lb) | (~below & xb);
-  memcpy (&x, &xb, sizeof x);
-  const float magic = 12582912.0f; /* 1.5 · 2^23: adding it rounds to an integer */
-  v8 t = x * 1.44269504088896341f + magic;
-  v8 n = t - magic;
-  v8 r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  v8 p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  v8 y = p * r * r + r + 1.0f;
-  v8i e = (__builtin_convertvector (n, v8i) + 127) << 23;
-  v8 scale;
-  memcpy (&scale, &e, sizeof scale);
-  y = y * scale;
-  memcpy (out, &y, sizeof y);
-}
-
 /* out += p · v over d floats */
 static inline __attribute__ ((always_inline)) void
 axpy (float *out, float p, const float *v, uint32_t d)
@@ -163,21 +123,9 @@ attention_task (void *ctx, size_t task, int thread)
     }
   }
   float inv[QB];
-  for (uint32_t t = 0; t < nq; t++) {
+  for (uint32_t t = 0; t < QB; t++) {
     float sum = 0.0f;
-    uint32_t j = LO;
-    for (; j + 8 <= HI + 1; j += 8) {
-      float *sc = scores[t] + j, e[8];
-      for (int l = 0; l < 8; l++)
-        e[l] = sc[l] - max[t];
-      exp8 (e, e);
-      for (int l = 0; l < 8; l++) {
-        float p = sc[l] == -INFINITY ? 0.0f : e[l];
-        sc[l] = p;
-        sum += p;
-      }
-    }
-    for (; j <= HI; j++) {
+    for (uint32_t j = LO; j <= HI; j++) {
       float p = scores[t][j] == -INFINITY ? 0.0f : expf (scores[t][j] - max[t]);
       scores[t][j] = p;
       sum += p;
