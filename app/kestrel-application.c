@@ -15,6 +15,11 @@ struct _KestrelApplication
   AdwApplication parent_instance;
 
   KestrelWindowFactory window_factory;
+
+  KestrelEngine  *engine;
+  KestrelStore   *store;
+  char           *store_problem;
+  GSettings      *settings;
 };
 
 G_DEFINE_FINAL_TYPE (KestrelApplication, kestrel_application, ADW_TYPE_APPLICATION)
@@ -80,8 +85,34 @@ static const GActionEntry app_actions[] = {
 };
 
 static void
+kestrel_application_open_store (KestrelApplication *self)
+{
+  g_autofree char *path = kestrel_store_dup_default_path ();
+  g_autoptr(GError) error = NULL;
+
+  self->store = kestrel_store_new (path, &error);
+  if (self->store != NULL)
+    {
+      /* A damaged file was moved aside and a fresh database started. */
+      if (kestrel_store_get_recovery_message (self->store) != NULL)
+        self->store_problem = g_strdup (kestrel_store_get_recovery_message (self->store));
+      return;
+    }
+
+  g_warning ("Cannot open the conversation database %s: %s", path, error->message);
+  self->store_problem = g_strdup_printf (_("Conversations cannot be saved: %s. This session keeps them in memory only."),
+                                         error->message);
+  g_clear_error (&error);
+  self->store = kestrel_store_new_in_memory (&error);
+  if (self->store == NULL)
+    g_error ("Cannot create an in-memory store: %s", error->message);
+}
+
+static void
 kestrel_application_startup (GApplication *app)
 {
+  KestrelApplication *self = KESTREL_APPLICATION (app);
+
   static const char *quit_accels[] = { "<Control>q", NULL };
   static const char *new_window_accels[] = { "<Control><Shift>n", NULL };
 
@@ -92,12 +123,73 @@ kestrel_application_startup (GApplication *app)
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.new-window",
                                          new_window_accels);
+
+  self->settings = g_settings_new (APPLICATION_ID_BASE);
+  self->engine = kestrel_engine_new ();
+  kestrel_application_open_store (self);
+}
+
+static void
+kestrel_application_shutdown (GApplication *app)
+{
+  KestrelApplication *self = KESTREL_APPLICATION (app);
+
+  /* Pending streamed text reaches the file before the process ends. */
+  if (self->store != NULL)
+    kestrel_store_flush (self->store, NULL);
+
+  G_APPLICATION_CLASS (kestrel_application_parent_class)->shutdown (app);
+}
+
+static void
+kestrel_application_finalize (GObject *object)
+{
+  KestrelApplication *self = KESTREL_APPLICATION (object);
+
+  g_clear_object (&self->engine);
+  g_clear_object (&self->store);
+  g_clear_object (&self->settings);
+  g_free (self->store_problem);
+
+  G_OBJECT_CLASS (kestrel_application_parent_class)->finalize (object);
+}
+
+KestrelEngine *
+kestrel_application_get_engine (KestrelApplication *self)
+{
+  g_return_val_if_fail (KESTREL_IS_APPLICATION (self), NULL);
+  return self->engine;
+}
+
+KestrelStore *
+kestrel_application_get_store (KestrelApplication *self)
+{
+  g_return_val_if_fail (KESTREL_IS_APPLICATION (self), NULL);
+  return self->store;
+}
+
+const char *
+kestrel_application_get_store_problem (KestrelApplication *self)
+{
+  g_return_val_if_fail (KESTREL_IS_APPLICATION (self), NULL);
+  return self->store_problem;
+}
+
+GSettings *
+kestrel_application_get_settings (KestrelApplication *self)
+{
+  g_return_val_if_fail (KESTREL_IS_APPLICATION (self), NULL);
+  return self->settings;
 }
 
 static void
 kestrel_application_class_init (KestrelApplicationClass *klass)
 {
   GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = kestrel_application_finalize;
+  app_class->shutdown = kestrel_application_shutdown;
 
   app_class->activate = kestrel_application_activate;
   app_class->startup = kestrel_application_startup;

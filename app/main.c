@@ -13,7 +13,13 @@
 static GtkWindow *
 create_main_window (KestrelApplication *application)
 {
-  return GTK_WINDOW (kestrel_window_new (application));
+  KestrelWindow *window = kestrel_window_new (application);
+
+  kestrel_window_attach_session (window,
+                                 kestrel_application_get_engine (application),
+                                 kestrel_application_get_store (application),
+                                 kestrel_application_get_settings (application));
+  return GTK_WINDOW (window);
 }
 
 int

@@ -109,6 +109,11 @@ ke_detokenizer_new (const ke_tokenizer *tok, unsigned flags)
 const char *
 ke_detokenizer_push (ke_detokenizer *d, ke_token id, size_t *len)
 {
+  if (d == NULL) {
+    if (len)
+      *len = 0;
+    return "";
+  }
   d->out.len = 0;
   d->out.data[0] = '\0';
   if (!decode_one (d->tok, id, d->flags, &d->bytes, &d->out)) {
@@ -124,6 +129,11 @@ ke_detokenizer_push (ke_detokenizer *d, ke_token id, size_t *len)
 const char *
 ke_detokenizer_flush (ke_detokenizer *d, size_t *len)
 {
+  if (d == NULL) {
+    if (len)
+      *len = 0;
+    return "";
+  }
   d->out.len = 0;
   d->out.data[0] = '\0';
   if (!flush_bytes (&d->bytes, &d->out)) {

@@ -218,5 +218,39 @@ main (int argc, char **argv)
   printf ("262k tokenizer, 10 MB line a-t without spaces: %.3f s (%zu tokens)\n", t, n_ids);
   free (text);
   ke_tokenizer_free (big);
+
+  /* 5. the real Gemma 3 tokenizer, when KESTREL_GEMMA3_TOKENIZER names its tokenizer.json */
+  const char *real = getenv ("KESTREL_GEMMA3_TOKENIZER");
+  if (real == NULL || *real == '\0') {
+    printf ("(set KESTREL_GEMMA3_TOKENIZER=…/tokenizer.json to measure the real Gemma 3 one)\n");
+    return 0;
+  }
+  double t0 = now ();
+  ke_tokenizer *g = ke_tokenizer_new_from_file (real, &error);
+  double tl = now () - t0;
+  if (g == NULL) {
+    fprintf (stderr, "%s\n", error->message);
+    return 1;
+  }
+  printf ("gemma3: load %s (%zu ids): %.3f s\n", real, ke_tokenizer_vocab_size (g), tl);
+  corpus = corpus_from_cases (argv[2], &corpus_len);
+  text = repeat_to (corpus, corpus_len, 16u << 20, &len);
+  t = time_encode (g, text, len, &n_ids, 3);
+  printf ("gemma3: ordinary text %.1f MB in %.3f s = %.1f MB/s (%zu tokens)\n", len / 1e6, t,
+          len / 1e6 / t, n_ids);
+  free (text);
+  line = malloc (corpus_len + 1);
+  line_len = 0;
+  for (size_t i = 0; i < corpus_len; i++)
+    if (corpus[i] != ' ' && corpus[i] != '\n' && corpus[i] != '\t' && corpus[i] != '\r' &&
+        corpus[i] != '<')
+      line[line_len++] = corpus[i];
+  text = repeat_to (line, line_len, 10u << 20, &len);
+  t = time_encode (g, text, len, &n_ids, 1);
+  printf ("gemma3: 10 MB line, no spaces: %.3f s (%zu tokens)\n", t, n_ids);
+  free (text);
+  free (line);
+  free (corpus);
+  ke_tokenizer_free (g);
   return 0;
 }

@@ -103,6 +103,8 @@ typedef struct {
   size_t n_ids;
   char *decoded;
   size_t decoded_len;
+  char *decoded_skip; /* an `S` line after `D`: decode with skip_special_tokens, or NULL */
+  size_t decoded_skip_len;
 } tt_case;
 
 typedef struct {
@@ -156,6 +158,10 @@ tt_cases_load (const char *path, tt_cases *cases)
       }
       cases->items[cases->n++] = cur;
       memset (&cur, 0, sizeof cur);
+    } else if (l >= 1 && p[0] == 'S' && cases->n > 0) {
+      tt_case *last = &cases->items[cases->n - 1];
+      last->decoded_skip = l >= 2 ? p + 2 : p + 1;
+      last->decoded_skip_len = l >= 2 ? tt_unescape (last->decoded_skip, l - 2) : 0;
     }
     p = nl + 1;
   }

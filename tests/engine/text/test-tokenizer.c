@@ -115,6 +115,143 @@ check_cases (void)
   ke_tokenizer_free (tok);
 }
 
+/* The real Gemma 3 tokenizer (not in the repository) against the 120 hand-written golden
+ * cases made with HF from gemma-3-4b-it (decode with skip_special_tokens=True).  Runs when
+ * KESTREL_GEMMA3_TOKENIZER names its tokenizer.json or tokenizer.model, or
+ * KESTREL_MODEL_DIR a folder that has one.  Two golden lines hold characters that were
+ * guessed when the file was transcribed (see gemma3/README.md): they are not checked. */
+KE_TEST (gemma3_golden)
+{
+  const char *file = getenv ("KESTREL_GEMMA3_TOKENIZER");
+  const char *dir = getenv ("KESTREL_MODEL_DIR");
+  if ((file == NULL || !*file) && (dir == NULL || !*dir))
+    KE_SKIP ("set KESTREL_GEMMA3_TOKENIZER or KESTREL_MODEL_DIR to check the real tokenizer");
+  ke_error *error = NULL;
+  ke_tokenizer *tok;
+  if (file && *file) {
+    size_t n = strlen (file);
+    tok = n > 6 && strcmp (file + n - 6, ".model") == 0
+            ? ke_tokenizer_new_from_sentencepiece (file, NULL, &error)
+            : ke_tokenizer_new_from_file (file, &error);
+  } else {
+    tok = ke_tokenizer_new_from_dir (dir, &error);
+  }
+  KE_REQUIRE (tok != NULL, "%s", error ? error->message : "");
+  char *path = tt_shared_path ("gemma3/tokenizer_golden_handwritten.txt");
+  tt_cases cases;
+  bool loaded = tt_cases_load (path, &cases);
+  free (path);
+  KE_REQUIRE (loaded, "tokenizer_golden_handwritten.txt");
+  KE_CHECK (cases.n == 120, "%zu golden cases", cases.n);
+  size_t checked = 0;
+  for (size_t c = 0; c < cases.n; c++) {
+    const tt_case *k = &cases.items[c];
+    if ((k->text_len >= 5 && memcmp (k->text, "rare:", 5) == 0) ||
+        (k->text_len >= 11 && memcmp (k->text, "zero width:", 11) == 0))
+      continue;
+    ke_token *ids = NULL;
+    size_t n = 0, len = 0;
+    bool ok = ke_tokenizer_encode (tok, k->text, k->text_len, &ids, &n, NULL);
+    KE_CHECK (ok && n == k->n_ids && memcmp (ids, k->ids, n * sizeof *ids) == 0,
+              "golden case %zu: ids differ", c);
+    char *text = ke_tokenizer_decode (tok, k->ids, k->n_ids, KE_DECODE_SKIP_SPECIAL, &len, NULL);
+    KE_CHECK (text && len == k->decoded_len && memcmp (text, k->decoded, len) == 0,
+              "golden case %zu: decoded text differs", c);
+    free (ids);
+    free (text);
+    checked++;
+  }
+  printf ("# %zu golden cases checked\n", checked);
+  tt_cases_clear (&cases);
+  ke_tokenizer_free (tok);
+}
+
+/* Every added-token flag, unk fusing and byte fallback against Hugging Face tokenizers
+ * 0.23.2 itself: data/hf-flags (made by its gen-hf-flags.py on a machine with tokenizers). */
+KE_TEST (hf_flags_cases)
+{
+  const char *src = getenv ("KESTREL_SOURCE_DIR");
+  if (src == NULL)
+    KE_SKIP ("KESTREL_SOURCE_DIR not set");
+  char json[4096], ref[4096];
+  snprintf (json, sizeof json, "%s/tests/engine/text/data/hf-flags/tokenizer.json", src);
+  snprintf (ref, sizeof ref, "%s/tests/engine/text/data/hf-flags/cases.ref", src);
+  ke_error *error = NULL;
+  ke_tokenizer *tok = ke_tokenizer_new_from_file (json, &error);
+  KE_REQUIRE (tok != NULL, "%s", error ? error->message : "");
+  tt_cases cases;
+  bool loaded = tt_cases_load (ref, &cases);
+  KE_REQUIRE (loaded, "cannot read %s", ref);
+  KE_CHECK (cases.n == 1500, "%zu cases", cases.n);
+  size_t bad_ids = 0, bad_text = 0, bad_skip = 0;
+  for (size_t c = 0; c < cases.n; c++) {
+    const tt_case *k = &cases.items[c];
+    ke_token *ids = NULL;
+    size_t n = 0, len = 0;
+    bool ok = ke_tokenizer_encode (tok, k->text, k->text_len, &ids, &n, NULL);
+    if (!ok || n != k->n_ids || memcmp (ids, k->ids, n * sizeof *ids) != 0)
+      bad_ids++;
+    free (ids);
+    char *text = ke_tokenizer_decode (tok, k->ids, k->n_ids, 0, &len, NULL);
+    if (text == NULL || len != k->decoded_len || memcmp (text, k->decoded, len) != 0)
+      bad_text++;
+    free (text);
+    text = ke_tokenizer_decode (tok, k->ids, k->n_ids, KE_DECODE_SKIP_SPECIAL, &len, NULL);
+    if (text == NULL || k->decoded_skip == NULL || len != k->decoded_skip_len ||
+        memcmp (text, k->decoded_skip, len) != 0)
+      bad_skip++;
+    free (text);
+  }
+  KE_CHECK (bad_ids == 0 && bad_text == 0 && bad_skip == 0,
+            "%zu ids, %zu decodes, %zu skipping decodes differ", bad_ids, bad_text, bad_skip);
+  tt_cases_clear (&cases);
+  ke_tokenizer_free (tok);
+}
+
+/* Long lines without spaces (one BPE part each) against Hugging Face tokenizers 0.23.2
+ * (data/hf-long), through the default path (blocks), small blocks, and one heap run. */
+KE_TEST (hf_long_cases)
+{
+  const char *src = getenv ("KESTREL_SOURCE_DIR");
+  if (src == NULL)
+    KE_SKIP ("KESTREL_SOURCE_DIR not set");
+  char json[4096], ref[4096];
+  snprintf (json, sizeof json, "%s/tests/engine/text/data/hf-long/tokenizer.json", src);
+  snprintf (ref, sizeof ref, "%s/tests/engine/text/data/hf-long/cases.ref", src);
+  ke_error *error = NULL;
+  ke_tokenizer *tok = ke_tokenizer_new_from_file (json, &error);
+  KE_REQUIRE (tok != NULL, "%s", error ? error->message : "");
+  tt_cases cases;
+  bool loaded = tt_cases_load (ref, &cases);
+  KE_REQUIRE (loaded, "cannot read %s", ref);
+  KE_CHECK (cases.n == 6, "%zu cases", cases.n);
+  size_t saved_block = ke_bpe_block, saved_small = ke_bpe_small_max;
+  for (int mode = 0; mode < 3; mode++) {
+    ke_bpe_block = mode == 1 ? 96 : mode == 2 ? (size_t) 1 << 40 : saved_block;
+    ke_bpe_small_max = mode == 2 ? 0 : saved_small;
+    for (size_t c = 0; c < cases.n; c++) {
+      const tt_case *k = &cases.items[c];
+      ke_token *ids = NULL;
+      size_t n = 0;
+      bool ok = ke_tokenizer_encode (tok, k->text, k->text_len, &ids, &n, NULL);
+      KE_CHECK (ok && n == k->n_ids && memcmp (ids, k->ids, n * sizeof *ids) == 0,
+                "mode %d, case %zu: ids differ", mode, c);
+      free (ids);
+    }
+  }
+  ke_bpe_block = saved_block;
+  ke_bpe_small_max = saved_small;
+  for (size_t c = 0; c < cases.n; c++) {
+    size_t len;
+    char *text = ke_tokenizer_decode (tok, cases.items[c].ids, cases.items[c].n_ids, 0, &len, NULL);
+    KE_CHECK (text && len == cases.items[c].decoded_len &&
+              memcmp (text, cases.items[c].decoded, len) == 0, "case %zu: decode differs", c);
+    free (text);
+  }
+  tt_cases_clear (&cases);
+  ke_tokenizer_free (tok);
+}
+
 KE_TEST (fixture_specials)
 {
   ke_tokenizer *tok = tt_fixture_tokenizer ();
@@ -309,6 +446,8 @@ KE_TEST (bad_json)
 
 KE_TAP_MAIN (KE_TAP_ENTRY (fixture_cases), KE_TAP_ENTRY (fixture_cases_heap_path),
              KE_TAP_ENTRY (fixture_cases_blocked), KE_TAP_ENTRY (blocked_equals_whole),
+             KE_TAP_ENTRY (gemma3_golden), KE_TAP_ENTRY (hf_flags_cases),
+             KE_TAP_ENTRY (hf_long_cases),
              KE_TAP_ENTRY (fixture_specials),
              KE_TAP_ENTRY (fixture_decode_rules), KE_TAP_ENTRY (added_token_flags),
              KE_TAP_ENTRY (bad_json))

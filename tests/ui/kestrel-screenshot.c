@@ -1,0 +1,355 @@
+/* kestrel-screenshot.c — renders the main window to PNG files for docs/screenshots.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Usage: kestrel-screenshot OUTPUT-DIR   (run under run-headless.sh, which starts Xvfb)
+ *
+ * The conversation shown is a DEMO built here from fixed text and a drawn picture; no model
+ * runs, and the demo shows no speed statistics because none were measured.  The sidebar rows
+ * are demo rows too: the real conversation list comes from the store.  Each scene is
+ * rendered through the window's own GSK renderer (GtkSnapshot → render node → texture).
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "kestrel-application.h"
+#include "kestrel-chat-message.h"
+#include "kestrel-window.h"
+
+static const char *output_dir;
+
+static const char *demo_question =
+  "What is in this picture? And could you write a Python function that scales it to fit "
+  "896 × 896 pixels?";
+
+static const char *demo_reply =
+  "It is a drawing of a **sunset over mountains**: an orange sun low above two dark ridges, "
+  "under a sky that fades from purple to gold.\n"
+  "\n"
+  "Here is a function that scales an image to *fit* inside 896 × 896 while keeping its "
+  "aspect ratio, using [Pillow](https://python-pillow.org):\n"
+  "\n"
+  "```python\n"
+  "from PIL import Image\n"
+  "\n"
+  "def fit_to_square(path: str, size: int = 896) -> Image.Image:\n"
+  "    \"\"\"Scale the image so that its long side is `size` pixels.\"\"\"\n"
+  "    image = Image.open(path)\n"
+  "    scale = size / max(image.width, image.height)\n"
+  "    new_size = (round(image.width * scale), round(image.height * scale))\n"
+  "    return image.resize(new_size, Image.Resampling.LANCZOS)\n"
+  "```\n"
+  "\n"
+  "| Method | Quality | Speed |\n"
+  "|--------|---------|-------|\n"
+  "| `NEAREST` | blocky | fastest |\n"
+  "| `BILINEAR` | smooth | fast |\n"
+  "| `LANCZOS` | sharpest | slower |\n"
+  "\n"
+  "> Tip: call `ImageOps.exif_transpose()` first so that photos from phones keep "
+  "their orientation.\n";
+
+static const char *demo_followup = "Thanks! Does LANCZOS matter for a model input?";
+
+static const char *demo_streaming =
+  "A little. Gemma 3 resizes every image to 896 × 896 itself, so what matters most is:\n"
+  "\n"
+  "1. keeping the **aspect ratio** (pad instead of stretching), and\n"
+  "2. not upscaling tiny images, which only adds blur.\n";
+
+/* A sunset drawn pixel by pixel: the demo attachment. */
+static KestrelImage *
+draw_demo_image (void)
+{
+  const guint w = 640, h = 420;
+  guint8 *pixels = g_malloc ((gsize) w * h * 3);
+
+  for (guint y = 0; y < h; y++)
+    for (guint x = 0; x < w; x++)
+      {
+        guint8 *p = pixels + ((gsize) y * w + x) * 3;
+        double t = (double) y / h;
+        double dx = x - 0.62 * w, dy = y - 0.58 * h;
+        double ridge1 = 0.62 * h + 40 * sin (x * 0.013) + 18 * sin (x * 0.041);
+        double ridge2 = 0.74 * h + 30 * sin (x * 0.009 + 1.7) + 10 * sin (x * 0.05);
+
+        p[0] = (guint8) (90 + 160 * t);
+        p[1] = (guint8) (60 + 120 * t * t);
+        p[2] = (guint8) (150 - 90 * t);
+        if (dx * dx + dy * dy < 60 * 60)
+          {
+            p[0] = 255; p[1] = 170; p[2] = 60;
+          }
+        if (y > ridge1)
+          {
+            p[0] = 70; p[1] = 50; p[2] = 80;
+          }
+        if (y > ridge2)
+          {
+            p[0] = 40; p[1] = 30; p[2] = 52;
+          }
+      }
+
+  g_autoptr(GBytes) bytes = g_bytes_new_take (pixels, (gsize) w * h * 3);
+
+  return kestrel_image_new (bytes, w, h, 3, (gsize) w * 3);
+}
+
+static GListModel *
+create_demo_conversation (void)
+{
+  GListStore *store = g_list_store_new (KESTREL_TYPE_CHAT_MESSAGE);
+  g_autoptr(KestrelImage) image = draw_demo_image ();
+  g_autoptr(KestrelChatMessage) question = kestrel_chat_message_new (KESTREL_ROLE_USER, demo_question);
+  g_autoptr(KestrelChatMessage) reply = kestrel_chat_message_new (KESTREL_ROLE_MODEL, demo_reply);
+  g_autoptr(KestrelChatMessage) followup = kestrel_chat_message_new (KESTREL_ROLE_USER, demo_followup);
+  g_autoptr(KestrelChatMessage) streaming = kestrel_chat_message_new (KESTREL_ROLE_MODEL, demo_streaming);
+
+  kestrel_chat_message_add_image (question, image);
+  kestrel_chat_message_set_branch (reply, 1, 2);
+  kestrel_chat_message_set_status (streaming, KESTREL_CHAT_MESSAGE_STREAMING);
+
+  g_list_store_append (store, question);
+  g_list_store_append (store, reply);
+  g_list_store_append (store, followup);
+  g_list_store_append (store, streaming);
+
+  return G_LIST_MODEL (store);
+}
+
+/* One reply in each state the chat view shows. */
+static GListModel *
+create_states_conversation (void)
+{
+  GListStore *store = g_list_store_new (KESTREL_TYPE_CHAT_MESSAGE);
+  struct { KestrelRole role; const char *text; KestrelChatMessageStatus status; const char *error; } demo[] = {
+    { KESTREL_ROLE_USER, "Summarise the attached report in three bullet points.", KESTREL_CHAT_MESSAGE_COMPLETE, NULL },
+    { KESTREL_ROLE_MODEL, "", KESTREL_CHAT_MESSAGE_FAILED, "The GPU ran out of memory. Close other programs that use it, or choose a shorter context length in Preferences." },
+    { KESTREL_ROLE_USER, "Write a long story about a kestrel.", KESTREL_CHAT_MESSAGE_COMPLETE, NULL },
+    { KESTREL_ROLE_MODEL, "High above the fields, the kestrel hung in the wind as if", KESTREL_CHAT_MESSAGE_CANCELLED, NULL },
+    { KESTREL_ROLE_USER, "And what happened next?", KESTREL_CHAT_MESSAGE_COMPLETE, NULL },
+    { KESTREL_ROLE_MODEL, "It dropped, wings folded, toward", KESTREL_CHAT_MESSAGE_INTERRUPTED, NULL },
+    { KESTREL_ROLE_USER, "Are you there?", KESTREL_CHAT_MESSAGE_COMPLETE, NULL },
+    { KESTREL_ROLE_MODEL, "", KESTREL_CHAT_MESSAGE_PENDING, NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (demo); i++)
+    {
+      g_autoptr(KestrelChatMessage) message = kestrel_chat_message_new (demo[i].role, demo[i].text);
+
+      kestrel_chat_message_set_status (message, demo[i].status);
+      kestrel_chat_message_set_error_message (message, demo[i].error);
+      g_list_store_append (store, message);
+    }
+
+  return G_LIST_MODEL (store);
+}
+
+static gpointer
+find_descendant (GtkWidget *widget,
+                 GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    return widget;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      gpointer found = find_descendant (child, type);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
+static void
+add_demo_sidebar (KestrelWindow *window)
+{
+  static const char *rows[] = {
+    "#Today", "Resizing a picture for a model", "Lisbon in three days",
+    "#Yesterday", "What FP8 quantization does", "Sourdough starter schedule",
+    "#Previous 7 Days", "Regex for ISO dates", "Birthday poem for Ana",
+  };
+  GtkListBox *list = find_descendant (GTK_WIDGET (window), GTK_TYPE_LIST_BOX);
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      gboolean heading = rows[i][0] == '#';
+      GtkWidget *label = gtk_label_new (heading ? rows[i] + 1 : rows[i]);
+      GtkWidget *row = gtk_list_box_row_new ();
+
+      gtk_label_set_xalign (GTK_LABEL (label), 0);
+      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+      if (heading)
+        {
+          gtk_widget_add_css_class (label, "heading");
+          gtk_widget_add_css_class (label, "dim-label");
+          gtk_widget_set_margin_top (label, i == 0 ? 0 : 12);
+          gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), FALSE);
+          gtk_list_box_row_set_selectable (GTK_LIST_BOX_ROW (row), FALSE);
+        }
+      gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (row), label);
+      gtk_list_box_append (list, row);
+      if (i == 1)
+        gtk_list_box_select_row (list, GTK_LIST_BOX_ROW (row));
+    }
+}
+
+static gboolean
+count_frame_cb (GtkWidget     *widget,
+                GdkFrameClock *clock,
+                gpointer       user_data)
+{
+  (*(int *) user_data)++;
+  return G_SOURCE_CONTINUE;
+}
+
+/* Lets the window lay out and draw: a number of frames, then idle. */
+static void
+settle (GtkWidget *window,
+        int        n_frames)
+{
+  int frames = 0;
+  guint id = gtk_widget_add_tick_callback (window, count_frame_cb, &frames, NULL);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (frames < n_frames && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  gtk_widget_remove_tick_callback (window, id);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+static void
+save_window (GtkWidget  *window,
+             const char *name)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (window);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree char *path = g_build_filename (output_dir, name, NULL);
+  int width = gtk_widget_get_width (window);
+  int height = gtk_widget_get_height (window);
+
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_to_node (snapshot);
+  g_assert (node != NULL);
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  if (!gdk_texture_save_to_png (texture, path))
+    g_error ("could not write %s", path);
+  g_print ("wrote %s (%d × %d)\n", path, width, height);
+}
+
+static void
+resize (GtkWidget *window,
+        int        width,
+        int        height)
+{
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  settle (window, 20);
+}
+
+static void
+activate_cb (GApplication *app)
+{
+  KestrelWindow *window = kestrel_window_new (KESTREL_APPLICATION (app));
+  GtkWidget *widget = GTK_WIDGET (window);
+  AdwStyleManager *style = adw_style_manager_get_default ();
+  g_autoptr(GListModel) demo = create_demo_conversation ();
+  g_autoptr(KestrelImage) attachment = draw_demo_image ();
+  KestrelChatPage *page = kestrel_window_get_chat_page (window);
+  AdwNavigationSplitView *split;
+  g_autoptr(GSettings) settings = g_settings_new ("io.github.kestrelchat.Kestrel");
+
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
+  gtk_window_set_default_size (GTK_WINDOW (window), 1100, 820);
+  gtk_window_present (GTK_WINDOW (window));
+  settle (widget, 30);
+  save_window (widget, "empty-state.png");
+
+  add_demo_sidebar (window);
+  kestrel_window_show_chat (window, TRUE);
+  kestrel_chat_view_set_model (kestrel_chat_page_get_chat_view (page), demo);
+  kestrel_composer_set_text (kestrel_chat_page_get_composer (page), "");
+  settle (widget, 60);
+  /* the start of the demo: the picture, the reply and its code block (the view then offers
+   * its jump-to-latest button) */
+  gtk_adjustment_set_value (kestrel_chat_view_get_vadjustment (kestrel_chat_page_get_chat_view (page)), 0);
+  settle (widget, 30);
+  save_window (widget, "conversation.png");
+
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
+  settle (widget, 30);
+  save_window (widget, "conversation-dark.png");
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
+
+  {
+    g_autoptr(GdkTexture) texture = NULL;
+
+    texture = gdk_memory_texture_new (kestrel_image_get_width (attachment),
+                                      kestrel_image_get_height (attachment), GDK_MEMORY_R8G8B8,
+                                      kestrel_image_get_pixels (attachment),
+                                      kestrel_image_get_stride (attachment));
+    kestrel_composer_add_texture (kestrel_chat_page_get_composer (page), texture);
+    while (kestrel_composer_get_n_pending (kestrel_chat_page_get_composer (page)) > 0)
+      g_main_context_iteration (NULL, TRUE);
+    kestrel_composer_set_text (kestrel_chat_page_get_composer (page), "And this one?");
+  }
+  split = find_descendant (widget, ADW_TYPE_NAVIGATION_SPLIT_VIEW);
+  resize (widget, 360, 720);
+  adw_navigation_split_view_set_show_content (split, TRUE);
+  settle (widget, 40);
+  save_window (widget, "narrow.png");
+
+  resize (widget, 1100, 820);
+  {
+    g_autoptr(GListModel) states = create_states_conversation ();
+
+    kestrel_chat_view_set_model (kestrel_chat_page_get_chat_view (page), states);
+    kestrel_composer_set_busy (kestrel_chat_page_get_composer (page), TRUE);
+    settle (widget, 40);
+    save_window (widget, "message-states.png");
+    kestrel_composer_set_busy (kestrel_chat_page_get_composer (page), FALSE);
+  }
+  g_settings_set_string (settings, "model-folder",
+                         "/home/user/.cache/huggingface/hub/models--BCCard--gemma-3-4b-it-FP8-Dynamic/snapshots/main");
+  gtk_widget_activate_action (widget, "win.preferences", NULL);
+  settle (widget, 40);
+  save_window (widget, "preferences.png");
+
+  gtk_window_destroy (GTK_WINDOW (window));
+  /* the application's own handler would open another window */
+  g_signal_stop_emission_by_name (app, "activate");
+}
+
+static GtkWindow *
+create_window (KestrelApplication *application)
+{
+  return GTK_WINDOW (kestrel_window_new (application));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(KestrelApplication) app = NULL;
+
+  if (argc != 2)
+    {
+      g_printerr ("usage: %s OUTPUT-DIR\n", argv[0]);
+      return 2;
+    }
+  output_dir = argv[1];
+  g_mkdir_with_parents (output_dir, 0755);
+
+  app = kestrel_application_new (create_window);
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect (app, "activate", G_CALLBACK (activate_cb), NULL);
+  return g_application_run (G_APPLICATION (app), 1, argv);
+}

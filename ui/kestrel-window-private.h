@@ -1,0 +1,17 @@
+/* kestrel-window-private.h — what kestrel-window-session.c needs of the window.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "kestrel-window.h"
+
+G_BEGIN_DECLS
+
+AdwToastOverlay *kestrel_window_get_toast_overlay      (KestrelWindow  *self);
+GtkListBox      *kestrel_window_get_conversation_list  (KestrelWindow  *self);
+/* In the collapsed (narrow) layout, shows the content page instead of the sidebar. */
+void             kestrel_window_show_content           (KestrelWindow  *self);
+void             _kestrel_window_class_add_session_actions (GtkWidgetClass *widget_class);
+
+G_END_DECLS
