@@ -65,20 +65,16 @@ ke_model_new_internal (const ke_config *config, const ke_weights *weights,
     model->backend = ke_cpu_backend_new (config, weights, options, error);
     break;
   case KE_BACKEND_AUTO:
+    /* CUDA when there is a GPU; its errors (KE_ERROR_DEVICE_MEMORY, KE_ERROR_UNSUPPORTED, …)
+     * go to the caller, which may fall back to the CPU visibly (the app's engine worker
+     * does).  The CPU without a GPU or without CUDA in the build. */
 #if KE_HAVE_CUDA
-    /* CUDA when a usable GPU takes the model; the CPU otherwise (no GPU, too little GPU
-     * memory, a shape the kernels do not run). */
     if (ke_cuda_device_count () > 0) {
-      ke_error *cuda_error = NULL;
-      model->backend = ke_cuda_backend_new (config, weights, options, &cuda_error);
-      if (!model->backend)
-        fprintf (stderr, "kestrel: using the CPU backend: %s\n",
-                 cuda_error ? cuda_error->message : "the CUDA backend failed");
-      ke_error_free (cuda_error);
+      model->backend = ke_cuda_backend_new (config, weights, options, error);
+      break;
     }
 #endif
-    if (!model->backend)
-      model->backend = ke_cpu_backend_new (config, weights, options, error);
+    model->backend = ke_cpu_backend_new (config, weights, options, error);
     break;
   case KE_BACKEND_CUDA:
 #if KE_HAVE_CUDA
