@@ -178,11 +178,9 @@ kcli_bench (int argc, char **argv)
   const ke_config *config = ke_model_config (model);
   const ke_text_config *tc = &config->text;
   ke_backend *b = ke_model_backend (model);
-  bool is_cuda = strcmp (info->backend, "cuda") == 0;
-
   double bw = 0;
 #if KE_HAVE_CUDA
-  if (is_cuda && !ke_cuda_read_bandwidth ((size_t) 2 << 30, &bw, &error)) {
+  if (strcmp (info->backend, "cuda") == 0 && !ke_cuda_read_bandwidth ((size_t) 2 << 30, &bw, &error)) {
     status = kcli_fail ("bench", error);
     goto out;
   }
