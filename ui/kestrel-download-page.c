@@ -99,8 +99,10 @@ set_state (KestrelDownloadPage      *self,
   gtk_widget_set_visible (self->cancel_button, state == KESTREL_DOWNLOAD_PAGE_RUNNING);
   gtk_widget_set_sensitive (self->download_button, valid);
   gtk_widget_set_sensitive (self->retry_button, valid);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->repo_row),
-                            state == KESTREL_DOWNLOAD_PAGE_IDLE || state == KESTREL_DOWNLOAD_PAGE_FAILED);
+  /* not insensitive: the entry may have the focus (GTK warns when a focused text loses
+   * its sensitivity) */
+  gtk_editable_set_editable (GTK_EDITABLE (self->repo_row),
+                             state == KESTREL_DOWNLOAD_PAGE_IDLE || state == KESTREL_DOWNLOAD_PAGE_FAILED);
   if (state == KESTREL_DOWNLOAD_PAGE_IDLE)
     adw_dialog_set_default_widget (ADW_DIALOG (self), self->download_button);
   else if (state == KESTREL_DOWNLOAD_PAGE_FAILED)
@@ -246,6 +248,8 @@ kestrel_download_page_show_error (KestrelDownloadPage *self,
           break;
         case KESTREL_DOWNLOAD_ERROR_NOT_FOUND:
           title = _("Model Not Found");
+          /* the Hub answers a private repository without a token this way */
+          wants_token = TRUE;
           break;
         case KESTREL_DOWNLOAD_ERROR_INVALID_REPO_ID:
           title = _("Not a Repository Name");
