@@ -447,9 +447,10 @@ kestrel_download_page_start (KestrelDownloadPage *self)
   gtk_widget_set_visible (GTK_WIDGET (self->token_note), FALSE);
   gtk_progress_bar_set_fraction (self->progress_bar, 0);
   gtk_progress_bar_set_text (self->progress_bar, _("Listing the files…"));
-  for (guint i = 0; i < 4; i++)
-    adw_action_row_set_subtitle ((AdwActionRow *[]) { self->bytes_row, self->speed_row,
-                                                      self->eta_row, self->file_row }[i], "—");
+  adw_action_row_set_subtitle (self->bytes_row, "—");
+  adw_action_row_set_subtitle (self->speed_row, "—");
+  adw_action_row_set_subtitle (self->eta_row, "—");
+  adw_action_row_set_subtitle (self->file_row, "—");
   set_state (self, KESTREL_DOWNLOAD_PAGE_RUNNING);
 
   typed = gtk_editable_get_text (GTK_EDITABLE (self->token_entry));

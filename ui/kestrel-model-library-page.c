@@ -30,6 +30,7 @@ G_DEFINE_FINAL_TYPE (KestrelModelLibraryPage, kestrel_model_library_page, ADW_TY
 enum {
   USE_REQUESTED,
   DOWNLOAD_REQUESTED,
+  REMOVED,
   N_SIGNALS
 };
 
@@ -115,6 +116,7 @@ removed_cb (GObject      *source,
       /* Translators: %s is a model's name */
       message = g_strdup_printf (_("Removed %s"), kestrel_model_entry_get_name (data->entry));
       toast (data->self, message);
+      g_signal_emit (data->self, signals[REMOVED], 0, data->entry);
     }
   remove_data_free (data);
 }
@@ -349,6 +351,9 @@ kestrel_model_library_page_class_init (KestrelModelLibraryPageClass *klass)
   signals[DOWNLOAD_REQUESTED] = g_signal_new ("download-requested", G_TYPE_FROM_CLASS (klass),
                                               G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                               G_TYPE_NONE, 0);
+  signals[REMOVED] = g_signal_new ("removed", G_TYPE_FROM_CLASS (klass),
+                                   G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                   G_TYPE_NONE, 1, KESTREL_TYPE_MODEL_ENTRY);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/kestrelchat/Kestrel/kestrel-model-library-page.ui");

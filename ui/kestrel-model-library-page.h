@@ -4,7 +4,8 @@
  *
  * Lists a KestrelModelLibrary (name, size, format) with Use and Remove (after a
  * confirmation) on each row.  Emits "use-requested" (KestrelModelEntry *) for Use and
- * "download-requested" for its Download buttons; removing is done here.
+ * "download-requested" for its Download buttons; removing is done here, and announced with
+ * "removed" (KestrelModelEntry *) once the files are gone.
  */
 #pragma once
 

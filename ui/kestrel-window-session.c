@@ -177,6 +177,23 @@ library_use_cb (KestrelModelLibraryPage *page,
   adw_dialog_close (ADW_DIALOG (page));
 }
 
+/* The model folder of the settings is gone: the next start shows the status page instead
+ * of failing to load it.  (The engine keeps what it has loaded until then.) */
+static void
+library_removed_cb (KestrelModelLibraryPage *page,
+                    KestrelModelEntry       *entry,
+                    Session                 *session)
+{
+  g_autofree char *current = g_settings_get_string (session->settings, "model-folder");
+  g_autoptr(GFile) current_file = NULL;
+
+  if (current[0] == '\0')
+    return;
+  current_file = g_file_new_for_path (current);
+  if (g_file_equal (current_file, kestrel_model_entry_get_folder (entry)))
+    g_settings_set_string (session->settings, "model-folder", "");
+}
+
 static void
 show_library_page (Session *session)
 {
@@ -193,6 +210,7 @@ show_library_page (Session *session)
       g_object_add_weak_pointer (G_OBJECT (session->library_page), (gpointer *) &session->library_page);
       g_signal_connect (session->library_page, "use-requested", G_CALLBACK (library_use_cb), session);
       g_signal_connect (session->library_page, "download-requested", G_CALLBACK (download_requested_cb), session);
+      g_signal_connect (session->library_page, "removed", G_CALLBACK (library_removed_cb), session);
     }
   kestrel_model_library_page_set_current_folder (KESTREL_MODEL_LIBRARY_PAGE (session->library_page), current);
   adw_dialog_present (session->library_page, GTK_WIDGET (session->window));

@@ -546,10 +546,18 @@ page_loaded (gpointer page)
   return kestrel_model_library_page_get_loaded (page);
 }
 
+static AdwDialog *
+visible_dialog (GtkWidget *window)
+{
+  if (ADW_IS_APPLICATION_WINDOW (window))
+    return adw_application_window_get_visible_dialog (ADW_APPLICATION_WINDOW (window));
+  return adw_window_get_visible_dialog (ADW_WINDOW (window));
+}
+
 static gboolean
 alert_shown (gpointer window)
 {
-  return ADW_IS_ALERT_DIALOG (adw_window_get_visible_dialog (window));
+  return ADW_IS_ALERT_DIALOG (visible_dialog (window));
 }
 
 static gboolean
@@ -560,14 +568,15 @@ library_empty (gpointer library)
 
 static void
 answer_alert (GtkWindow  *window,
+              const char *heading,
               const char *label)
 {
   AdwDialog *alert;
 
   iterate_until (alert_shown, window, 5);
-  alert = adw_window_get_visible_dialog (ADW_WINDOW (window));
+  alert = visible_dialog (GTK_WIDGET (window));
   g_assert_true (ADW_IS_ALERT_DIALOG (alert));
-  g_assert_true (label_contains (GTK_WIDGET (alert), "Remove my-model?"));
+  g_assert_true (label_contains (GTK_WIDGET (alert), heading));
   click (GTK_WIDGET (alert), label);
   iterate_for (300);
 }
@@ -627,13 +636,13 @@ test_library (void)
 
   /* Remove, then Cancel: nothing happens */
   click (GTK_WIDGET (row), "Remove");
-  answer_alert (window, "_Cancel");
+  answer_alert (window, "Remove my-model?", "_Cancel");
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (library)), ==, 1);
   g_assert_true (g_file_test (config, G_FILE_TEST_EXISTS));
 
   /* Remove, confirmed: the folder is gone and so is the row */
   click (GTK_WIDGET (row), "Remove");
-  answer_alert (window, "_Remove");
+  answer_alert (window, "Remove my-model?", "_Remove");
   iterate_until (library_empty, library, 10);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (library)), ==, 0);
   g_assert_false (g_file_test (model, G_FILE_TEST_EXISTS));
@@ -674,6 +683,14 @@ engine_settled (gpointer engine)
   KestrelEngineState state = kestrel_engine_get_state (engine);
 
   return state == KESTREL_ENGINE_READY || state == KESTREL_ENGINE_FAILED;
+}
+
+static gboolean
+setting_cleared (gpointer settings)
+{
+  g_autofree char *folder = g_settings_get_string (settings, "model-folder");
+
+  return folder[0] == '\0';
 }
 
 static void
@@ -728,6 +745,26 @@ window_activate_cb (GApplication *app,
       }
     g_assert_true (found);
   }
+
+  /* removing the model in use clears the setting, so that the next start asks again */
+  {
+    GtkListBox *list = find_descendant (GTK_WIDGET (dialog), GTK_TYPE_LIST_BOX);
+    GtkListBoxRow *row = NULL;
+
+    for (int i = 0; (row = gtk_list_box_get_row_at_index (list, i)) != NULL; i++)
+      if (g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), "kestrel-test/tiny") == 0)
+        break;
+    g_assert_nonnull (row);
+    /* the one in use cannot be "used" again */
+    g_assert_false (gtk_widget_is_sensitive (find_button (GTK_WIDGET (row), "In Use")));
+    click (GTK_WIDGET (row), "Remove");
+    answer_alert (GTK_WINDOW (window), "Remove kestrel-test/tiny?", "_Remove");
+    iterate_until (setting_cleared, kestrel_application_get_settings (kapp), 10);
+    g_assert_true (setting_cleared (kestrel_application_get_settings (kapp)));
+    g_assert_false (g_file_query_exists (expected, NULL));
+  }
+  dialog = adw_application_window_get_visible_dialog (ADW_APPLICATION_WINDOW (window));
+  g_assert_true (KESTREL_IS_MODEL_LIBRARY_PAGE (dialog));
   adw_dialog_force_close (dialog);
 
   *ran = TRUE;
