@@ -248,16 +248,6 @@ _kestrel_window_set_token_store (KestrelWindow     *self,
   g_set_object (&session->token_store, token_store);
 }
 
-void
-_kestrel_window_set_model_library (KestrelWindow       *self,
-                                   KestrelModelLibrary *library)
-{
-  Session *session = g_object_get_data (G_OBJECT (self), "kestrel-session");
-
-  g_return_if_fail (session != NULL);
-  g_set_object (&session->library, library);
-}
-
 static void
 retry_cb (KestrelEngineIndicator *indicator,
           Session                *session)
