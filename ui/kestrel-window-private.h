@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "kestrel-token-store.h"
 #include "kestrel-window.h"
 
 G_BEGIN_DECLS
@@ -13,5 +14,8 @@ GtkListBox      *kestrel_window_get_conversation_list  (KestrelWindow  *self);
 /* In the collapsed (narrow) layout, shows the content page instead of the sidebar. */
 void             kestrel_window_show_content           (KestrelWindow  *self);
 void             _kestrel_window_class_add_session_actions (GtkWidgetClass *widget_class);
+/* Instead of the keyring (tests); after attach_session. */
+void             _kestrel_window_set_token_store       (KestrelWindow       *self,
+                                                        KestrelTokenStore   *token_store);
 
 G_END_DECLS

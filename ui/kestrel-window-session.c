@@ -16,6 +16,10 @@
 #include "kestrel-chat-controller.h"
 #include "kestrel-conversation.h"
 #include "kestrel-conversation-list.h"
+#include "kestrel-download-page.h"
+#include "kestrel-hub-client.h"
+#include "kestrel-model-library-page.h"
+#include "kestrel-secret-token-store.h"
 #include "kestrel-window-private.h"
 
 typedef struct
@@ -26,6 +30,10 @@ typedef struct
   GSettings               *settings;
   KestrelChatController   *controller;
   KestrelConversationList *conversations;
+  KestrelTokenStore       *token_store;   /* created on first use: the keyring */
+  KestrelModelLibrary     *library;
+  AdwDialog               *download_page; /* weak: while it is open */
+  AdwDialog               *library_page;  /* weak: while it is open */
 } Session;
 
 static void
@@ -33,6 +41,18 @@ session_free (Session *session)
 {
   g_signal_handlers_disconnect_by_data (session->engine, session);
   g_signal_handlers_disconnect_by_data (session->settings, session);
+  if (session->download_page != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (session->download_page, session);
+      g_object_remove_weak_pointer (G_OBJECT (session->download_page), (gpointer *) &session->download_page);
+    }
+  if (session->library_page != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (session->library_page, session);
+      g_object_remove_weak_pointer (G_OBJECT (session->library_page), (gpointer *) &session->library_page);
+    }
+  g_clear_object (&session->token_store);
+  g_clear_object (&session->library);
   g_clear_object (&session->controller);
   g_clear_object (&session->conversations);
   g_clear_object (&session->engine);
@@ -79,10 +99,10 @@ load_model (Session *session)
                              NULL, load_done_cb, NULL);
 }
 
+/* What the status page's folder chooser, the library's Use and a finished download do. */
 static void
-folder_chosen_cb (KestrelModelStatusPage *page,
-                  GFile                  *folder,
-                  Session                *session)
+use_model_folder (Session *session,
+                  GFile   *folder)
 {
   g_autofree char *path = g_file_get_path (folder);
 
@@ -93,6 +113,139 @@ folder_chosen_cb (KestrelModelStatusPage *page,
     }
   g_settings_set_string (session->settings, "model-folder", path);
   load_model (session);
+}
+
+static void
+folder_chosen_cb (KestrelModelStatusPage *page,
+                  GFile                  *folder,
+                  Session                *session)
+{
+  use_model_folder (session, folder);
+}
+
+/* ---- the download page and the library ---------------------------------------------- */
+
+static KestrelTokenStore *
+get_token_store (Session *session)
+{
+  if (session->token_store == NULL)
+    {
+      g_autofree char *endpoint = kestrel_hub_default_endpoint ();
+
+      session->token_store = kestrel_secret_token_store_new (endpoint);
+    }
+  return session->token_store;
+}
+
+static void
+download_finished_cb (KestrelDownloadPage *page,
+                      GFile               *folder,
+                      Session             *session)
+{
+  toast (session, _("The model is downloaded"));
+  use_model_folder (session, folder);
+  adw_dialog_close (ADW_DIALOG (page));
+}
+
+static void
+show_download_page (Session *session)
+{
+  if (session->library_page != NULL)
+    adw_dialog_close (session->library_page);
+  if (session->download_page == NULL)
+    {
+      session->download_page = kestrel_download_page_new (get_token_store (session));
+      g_object_add_weak_pointer (G_OBJECT (session->download_page), (gpointer *) &session->download_page);
+      g_signal_connect (session->download_page, "finished", G_CALLBACK (download_finished_cb), session);
+    }
+  adw_dialog_present (session->download_page, GTK_WIDGET (session->window));
+}
+
+static void
+download_requested_cb (GObject *page,
+                       Session *session)
+{
+  show_download_page (session);
+}
+
+static void
+library_use_cb (KestrelModelLibraryPage *page,
+                KestrelModelEntry       *entry,
+                Session                 *session)
+{
+  use_model_folder (session, kestrel_model_entry_get_folder (entry));
+  adw_dialog_close (ADW_DIALOG (page));
+}
+
+/* The model folder of the settings is gone: the next start shows the status page instead
+ * of failing to load it.  (The engine keeps what it has loaded until then.) */
+static void
+library_removed_cb (KestrelModelLibraryPage *page,
+                    KestrelModelEntry       *entry,
+                    Session                 *session)
+{
+  g_autofree char *current = g_settings_get_string (session->settings, "model-folder");
+  g_autoptr(GFile) current_file = NULL;
+
+  if (current[0] == '\0')
+    return;
+  current_file = g_file_new_for_path (current);
+  if (g_file_equal (current_file, kestrel_model_entry_get_folder (entry)))
+    g_settings_set_string (session->settings, "model-folder", "");
+}
+
+static void
+show_library_page (Session *session)
+{
+  g_autofree char *current = g_settings_get_string (session->settings, "model-folder");
+
+  if (session->library == NULL)
+    {
+      session->library = kestrel_model_library_new ();
+      kestrel_model_library_add_default_roots (session->library);
+    }
+  if (session->library_page == NULL)
+    {
+      session->library_page = kestrel_model_library_page_new (session->library);
+      g_object_add_weak_pointer (G_OBJECT (session->library_page), (gpointer *) &session->library_page);
+      g_signal_connect (session->library_page, "use-requested", G_CALLBACK (library_use_cb), session);
+      g_signal_connect (session->library_page, "download-requested", G_CALLBACK (download_requested_cb), session);
+      g_signal_connect (session->library_page, "removed", G_CALLBACK (library_removed_cb), session);
+    }
+  kestrel_model_library_page_set_current_folder (KESTREL_MODEL_LIBRARY_PAGE (session->library_page), current);
+  adw_dialog_present (session->library_page, GTK_WIDGET (session->window));
+}
+
+static void
+show_models_action_cb (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *parameter)
+{
+  Session *session = g_object_get_data (G_OBJECT (widget), "kestrel-session");
+
+  if (session != NULL)
+    show_library_page (session);
+}
+
+static void
+download_model_action_cb (GtkWidget  *widget,
+                          const char *action_name,
+                          GVariant   *parameter)
+{
+  Session *session = g_object_get_data (G_OBJECT (widget), "kestrel-session");
+
+  if (session != NULL)
+    show_download_page (session);
+}
+
+void
+_kestrel_window_set_token_store (KestrelWindow     *self,
+                                 KestrelTokenStore *token_store)
+{
+  Session *session = g_object_get_data (G_OBJECT (self), "kestrel-session");
+
+  g_return_if_fail (session != NULL);
+  g_set_object (&session->token_store, token_store);
 }
 
 static void
@@ -266,6 +419,8 @@ _kestrel_window_class_add_session_actions (GtkWidgetClass *widget_class)
                                    new_conversation_action_cb);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK,
                                        "win.new-conversation", NULL);
+  gtk_widget_class_install_action (widget_class, "win.show-models", NULL, show_models_action_cb);
+  gtk_widget_class_install_action (widget_class, "win.download-model", NULL, download_model_action_cb);
 }
 
 KestrelChatController *
@@ -320,6 +475,9 @@ kestrel_window_attach_session (KestrelWindow *self,
   g_signal_connect (kestrel_window_get_engine_indicator (self), "retry", G_CALLBACK (retry_cb), session);
   g_signal_connect (kestrel_window_get_model_status_page (self), "folder-chosen",
                     G_CALLBACK (folder_chosen_cb), session);
+  g_signal_connect (kestrel_window_get_model_status_page (self), "download-requested",
+                    G_CALLBACK (download_requested_cb), session);
+  kestrel_model_status_page_set_can_download (kestrel_window_get_model_status_page (self), TRUE);
   g_signal_connect (engine, "notify::state", G_CALLBACK (engine_state_cb), session);
 
   switch (kestrel_engine_get_state (engine))

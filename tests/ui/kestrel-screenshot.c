@@ -8,16 +8,27 @@
  * runs, and the demo shows no speed statistics because none were measured.  The sidebar rows
  * are demo rows too: the real conversation list comes from the store.  Each scene is
  * rendered through the window's own GSK renderer (GtkSnapshot → render node → texture).
+ *
+ * The download scenes are a real download from the Hub look-alike of the downloader's
+ * tests (tests/app/download/test-hub-server.c, on 127.0.0.1 in this process), which is why
+ * they show its repository names ("kestrel-test/…") and its tiny checkpoint's sizes.
  */
 #include "config.h"
 
 #include <glib/gi18n.h>
 
+#include <glib/gstdio.h>
+
 #include "kestrel-application.h"
 #include "kestrel-chat-message.h"
+#include "kestrel-download-page.h"
+#include "kestrel-memory-token-store.h"
+#include "kestrel-model-library-page.h"
 #include "kestrel-window.h"
+#include "test-hub-server.h"
 
 static const char *output_dir;
+static char *tmp_root;
 
 static const char *demo_question =
   "What is in this picture? And could you write a Python function that scales it to fit "
@@ -256,6 +267,70 @@ resize (GtkWidget *window,
 }
 
 static void
+wait_for_download_state (KestrelDownloadPage      *page,
+                         KestrelDownloadPageState  state)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (kestrel_download_page_get_state (page) != state && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert (kestrel_download_page_get_state (page) == state);
+}
+
+/* The download page in progress, a gated model asking for a token, and the library. */
+static void
+download_scenes (GtkWidget *window)
+{
+  g_autoptr(TestHub) hub = test_hub_new ();
+  g_autoptr(KestrelTokenStore) store = kestrel_memory_token_store_new ();
+  g_autoptr(KestrelModelLibrary) library = kestrel_model_library_new ();
+  AdwDialog *dialog = kestrel_download_page_new (store);
+  KestrelDownloadPage *page = KESTREL_DOWNLOAD_PAGE (dialog);
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  KestrelDownloader *downloader;
+
+  kestrel_download_page_set_endpoint (page, test_hub_get_endpoint (hub));
+  adw_dialog_present (dialog, window);
+  settle (window, 30);
+  save_window (window, "download-start.png");
+
+  /* "slow" trickles 16 KiB every 10 ms: caught between a third and 90 % */
+  kestrel_download_page_set_repo_id (page, "kestrel-test/slow");
+  kestrel_download_page_start (page);
+  while (g_get_monotonic_time () < deadline)
+    {
+      downloader = kestrel_download_page_get_downloader (page);
+      if (downloader != NULL && kestrel_downloader_get_bytes_total (downloader) > 0 &&
+          kestrel_downloader_get_bytes_done (downloader) * 3 > kestrel_downloader_get_bytes_total (downloader) &&
+          kestrel_downloader_get_speed (downloader) > 0)
+        break;
+      g_main_context_iteration (NULL, TRUE);
+    }
+  settle (window, 2);
+  g_assert (kestrel_download_page_get_state (page) == KESTREL_DOWNLOAD_PAGE_RUNNING);
+  save_window (window, "download-progress.png");
+  wait_for_download_state (page, KESTREL_DOWNLOAD_PAGE_DONE);
+
+  kestrel_download_page_set_repo_id (page, "kestrel-test/gated");
+  kestrel_download_page_start (page);
+  wait_for_download_state (page, KESTREL_DOWNLOAD_PAGE_FAILED);
+  settle (window, 30);
+  save_window (window, "download-gated.png");
+  adw_dialog_force_close (dialog);
+  settle (window, 30);
+
+  kestrel_model_library_add_default_roots (library);
+  dialog = kestrel_model_library_page_new (library);
+  adw_dialog_present (dialog, window);
+  while (!kestrel_model_library_page_get_loaded (KESTREL_MODEL_LIBRARY_PAGE (dialog)))
+    g_main_context_iteration (NULL, TRUE);
+  settle (window, 30);
+  save_window (window, "model-library.png");
+  adw_dialog_force_close (dialog);
+  settle (window, 10);
+}
+
+static void
 activate_cb (GApplication *app)
 {
   KestrelWindow *window = kestrel_window_new (KESTREL_APPLICATION (app));
@@ -269,6 +344,8 @@ activate_cb (GApplication *app)
 
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
   gtk_window_set_default_size (GTK_WINDOW (window), 1100, 820);
+  /* as with the session attached (kestrel-window-session.c offers the download) */
+  kestrel_model_status_page_set_can_download (kestrel_window_get_model_status_page (window), TRUE);
   gtk_window_present (GTK_WINDOW (window));
   settle (widget, 30);
   save_window (widget, "empty-state.png");
@@ -322,10 +399,33 @@ activate_cb (GApplication *app)
   gtk_widget_activate_action (widget, "win.preferences", NULL);
   settle (widget, 40);
   save_window (widget, "preferences.png");
+  adw_dialog_close (adw_application_window_get_visible_dialog (ADW_APPLICATION_WINDOW (window)));
+  settle (widget, 30);
+
+  download_scenes (widget);
 
   gtk_window_destroy (GTK_WINDOW (window));
   /* the application's own handler would open another window */
   g_signal_stop_emission_by_name (app, "activate");
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                                                                   G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
+                                                                   NULL, NULL);
+  GFileInfo *info;
+
+  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
+
+      remove_tree (child);
+      g_object_unref (info);
+    }
+  g_remove (path);
 }
 
 static GtkWindow *
@@ -339,6 +439,7 @@ main (int   argc,
       char *argv[])
 {
   g_autoptr(KestrelApplication) app = NULL;
+  int status;
 
   if (argc != 2)
     {
@@ -347,9 +448,22 @@ main (int   argc,
     }
   output_dir = argv[1];
   g_mkdir_with_parents (output_dir, 0755);
+  /* the downloads (and the database) go to a temporary folder, and no proxy comes between
+   * the page and the Hub look-alike on 127.0.0.1 */
+  tmp_root = g_dir_make_tmp ("kestrel-screenshot-XXXXXX", NULL);
+  g_setenv ("XDG_DATA_HOME", tmp_root, TRUE);
+  g_setenv ("HF_HUB_CACHE", tmp_root, TRUE);
+  g_setenv ("no_proxy", "127.0.0.1,localhost", TRUE);
+  g_unsetenv ("http_proxy");
+  g_unsetenv ("HTTP_PROXY");
+  g_unsetenv ("all_proxy");
+  g_unsetenv ("ALL_PROXY");
 
   app = kestrel_application_new (create_window);
   g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
   g_signal_connect (app, "activate", G_CALLBACK (activate_cb), NULL);
-  return g_application_run (G_APPLICATION (app), 1, argv);
+  status = g_application_run (G_APPLICATION (app), 1, argv);
+  remove_tree (tmp_root);
+  g_free (tmp_root);
+  return status;
 }
