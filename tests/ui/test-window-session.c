@@ -101,7 +101,7 @@ reply_finished (gpointer model)
 static gboolean
 sidebar_has_row (gpointer list)
 {
-  return gtk_list_box_get_row_at_index (list, 0) != NULL;
+  return g_list_model_get_n_items (list) > 0;
 }
 
 static void
@@ -150,7 +150,7 @@ activate_cb (GApplication *app,
   g_assert_false (kestrel_composer_get_busy (composer));
 
   /* the new conversation shows in the sidebar (from the store's list model) */
-  iterate_until (sidebar_has_row, kestrel_window_get_conversation_list (window), 10);
+  iterate_until (sidebar_has_row, kestrel_sidebar_get_conversations (kestrel_window_get_sidebar (window)), 10);
 
   *ran = TRUE;
   gtk_window_destroy (GTK_WINDOW (window));
