@@ -64,20 +64,36 @@ set_title_done_cb (GObject      *object,
     show_error (self, _("Could not rename the conversation"), error);
 }
 
+static gboolean
+apply_rename (Rename *rename)
+{
+  g_autofree char *title = g_strstrip (g_strdup (gtk_editable_get_text (rename->entry)));
+
+  if (title[0] == '\0' || rename->self->store == NULL)
+    return FALSE;
+  kestrel_store_set_title_async (rename->self->store, rename->id, title, KESTREL_TITLE_SOURCE_USER,
+                                 NULL, set_title_done_cb, g_object_ref (rename->self));
+  return TRUE;
+}
+
 static void
 rename_response_cb (AdwAlertDialog *dialog,
                     const char     *response,
                     Rename         *rename)
 {
-  g_autofree char *title = NULL;
+  if (g_str_equal (response, "rename"))
+    apply_rename (rename);
+}
 
-  if (!g_str_equal (response, "rename") || rename->self->store == NULL)
-    return;
-  title = g_strstrip (g_strdup (gtk_editable_get_text (rename->entry)));
-  if (title[0] == '\0')
-    return;
-  kestrel_store_set_title_async (rename->self->store, rename->id, title, KESTREL_TITLE_SOURCE_USER,
-                                 NULL, set_title_done_cb, g_object_ref (rename->self));
+/* Enter in the entry renames (AdwAlertDialog does not pass it on to its default response). */
+static void
+rename_entry_activate_cb (GtkEntry *entry,
+                          Rename   *rename)
+{
+  AdwDialog *dialog = ADW_DIALOG (gtk_widget_get_ancestor (GTK_WIDGET (entry), ADW_TYPE_ALERT_DIALOG));
+
+  if (apply_rename (rename))
+    adw_dialog_close (dialog);   /* responds with the close response, "cancel": nothing more */
 }
 
 static void
@@ -115,7 +131,6 @@ rename_action_cb (GtkWidget  *widget,
 
   entry = gtk_entry_new ();
   gtk_editable_set_text (GTK_EDITABLE (entry), kestrel_conversation_get_title (conversation));
-  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
   gtk_accessible_update_property (GTK_ACCESSIBLE (entry), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Title"), -1);
   g_signal_connect_object (entry, "changed", G_CALLBACK (rename_entry_changed_cb), dialog, 0);
   rename_entry_changed_cb (GTK_EDITABLE (entry), ADW_ALERT_DIALOG (dialog));
@@ -126,6 +141,7 @@ rename_action_cb (GtkWidget  *widget,
   rename->entry = GTK_EDITABLE (entry);
   rename->id = id;
   g_signal_connect_data (dialog, "response", G_CALLBACK (rename_response_cb), rename, rename_free, 0);
+  g_signal_connect (entry, "activate", G_CALLBACK (rename_entry_activate_cb), rename);
 
   adw_dialog_set_focus (dialog, entry);
   adw_dialog_present (dialog, widget);
