@@ -746,6 +746,7 @@ kestrel_sidebar_init (KestrelSidebar *self)
 {
   GtkShortcutController *shortcuts;
   GtkEventController *keys;
+  GtkWidget *placeholder;
 
   self->hidden = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->pending = g_ptr_array_new_with_free_func (_kestrel_sidebar_pending_release);
@@ -759,6 +760,13 @@ kestrel_sidebar_init (KestrelSidebar *self)
   gtk_list_box_bind_model (self->list_box, G_LIST_MODEL (self->shown),
                            create_conversation_row, NULL, NULL);
   gtk_list_box_set_header_func (self->list_box, update_header, NULL, NULL);
+  placeholder = gtk_label_new (_("No conversations yet"));
+  gtk_widget_add_css_class (placeholder, "dim-label");
+  gtk_label_set_wrap (GTK_LABEL (placeholder), TRUE);
+  gtk_widget_set_margin_top (placeholder, 24);
+  gtk_widget_set_margin_start (placeholder, 12);
+  gtk_widget_set_margin_end (placeholder, 12);
+  gtk_list_box_set_placeholder (self->list_box, placeholder);
   g_signal_connect_object (self->shown, "items-changed", G_CALLBACK (shown_items_changed_cb), self,
                            G_CONNECT_SWAPPED | G_CONNECT_AFTER);
   gtk_list_box_bind_model (self->results_box, G_LIST_MODEL (self->results),

@@ -5,8 +5,8 @@
  * Usage: kestrel-screenshot OUTPUT-DIR   (run under run-headless.sh, which starts Xvfb)
  *
  * The conversation shown is a DEMO built here from fixed text and a drawn picture; no model
- * runs, and the demo shows no speed statistics because none were measured.  The sidebar rows
- * are demo rows too: the real conversation list comes from the store.  Each scene is
+ * runs, and the demo shows no speed statistics because none were measured.  The sidebar lists
+ * demo conversations too, imported into an in-memory store with chosen times.  Each scene is
  * rendered through the window's own GSK renderer (GtkSnapshot → render node → texture).
  */
 #include "config.h"
