@@ -262,12 +262,31 @@ create_conversation_row (gpointer item,
   return row;
 }
 
+/* Activating (a click, Enter) also works on the open conversation: in the narrow layout it
+ * shows the chat again. */
 static void
 row_activated_cb (KestrelSidebar *self,
                   GtkListBoxRow  *row)
 {
   gint64 id = kestrel_conversation_get_id (row_conversation (row));
 
+  self->selected_id = id;
+  g_signal_emit (self, signals[CONVERSATION_ACTIVATED], 0, id);
+}
+
+/* Selecting (a click, or the arrow keys moving through the list) opens the conversation;
+ * selections made here to mark the open one change nothing. */
+static void
+row_selected_cb (KestrelSidebar *self,
+                 GtkListBoxRow  *row)
+{
+  gint64 id;
+
+  if (row == NULL)
+    return;
+  id = kestrel_conversation_get_id (row_conversation (row));
+  if (id == self->selected_id)
+    return;
   self->selected_id = id;
   g_signal_emit (self, signals[CONVERSATION_ACTIVATED], 0, id);
 }
@@ -736,6 +755,7 @@ kestrel_sidebar_class_init (KestrelSidebarClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, stop_search_cb);
   gtk_widget_class_bind_template_callback (widget_class, search_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, row_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, row_selected_cb);
   gtk_widget_class_bind_template_callback (widget_class, result_activated_cb);
 
   _kestrel_sidebar_class_add_actions (widget_class);

@@ -211,12 +211,15 @@ controller_error_cb (KestrelChatController *controller,
 
 /* ---- sidebar ------------------------------------------------------------------------ */
 
+/* Selecting and then activating a row reports it twice; reopening the open conversation
+ * would also stop its reply. */
 static void
 conversation_activated_cb (KestrelSidebar *sidebar,
                            gint64          conversation_id,
                            Session        *session)
 {
-  kestrel_chat_controller_open (session->controller, conversation_id);
+  if (kestrel_chat_controller_get_conversation_id (session->controller) != conversation_id)
+    kestrel_chat_controller_open (session->controller, conversation_id);
   kestrel_window_show_content (session->window);
 }
 

@@ -338,6 +338,42 @@ test_search (Fixture       *fixture,
   g_assert_cmpstr (row_title (gtk_list_box_get_selected_row (page_list (fixture->sidebar, "list"))), ==, "Animals");
 }
 
+static void
+test_select (Fixture       *fixture,
+             gconstpointer  data)
+{
+  gint64 first = add_conversation (fixture->store, "First", g_get_real_time (), FALSE, NULL);
+  gint64 second = add_conversation (fixture->store, "Second", today_at (1, 12), FALSE, NULL);
+  gint64 activated = 0;
+  GtkListBox *list;
+
+  kestrel_sidebar_set_store (fixture->sidebar, fixture->store);
+  wait_rows (fixture, 2);
+  list = page_list (fixture->sidebar, "list");
+  g_signal_connect (fixture->sidebar, "conversation-activated", G_CALLBACK (activated_cb), &activated);
+
+  /* marking the open conversation opens nothing */
+  kestrel_sidebar_select_conversation (fixture->sidebar, first);
+  g_assert_cmpint (activated, ==, 0);
+  g_assert_true (gtk_list_box_get_selected_row (list) == gtk_list_box_get_row_at_index (list, 0));
+
+  /* the user selecting another row (a click, or Down as GtkListBox moves the cursor) opens it */
+  gtk_list_box_select_row (list, gtk_list_box_get_row_at_index (list, 1));
+  g_assert_cmpint (activated, ==, second);
+  g_assert_cmpint (kestrel_sidebar_get_selected_id (fixture->sidebar), ==, second);
+
+  /* activating the selected row reports it again (the window then shows the chat) */
+  activated = 0;
+  g_signal_emit_by_name (gtk_list_box_get_row_at_index (list, 1), "activate");
+  g_assert_cmpint (activated, ==, second);
+
+  /* the mark stays when the row is rebuilt because its conversation changed */
+  kestrel_store_set_title (fixture->store, second, "Second, renamed", KESTREL_TITLE_SOURCE_USER, NULL);
+  for (int i = 0; i < 500 && g_strcmp0 (row_title (gtk_list_box_get_row_at_index (list, 1)), "Second, renamed") != 0; i++)
+    iterate_for (10);
+  g_assert_cmpstr (row_title (gtk_list_box_get_selected_row (list)), ==, "Second, renamed");
+}
+
 static gboolean
 title_is_renamed (gpointer data)
 {
@@ -629,6 +665,7 @@ main (int   argc,
   g_test_add ("/kestrel/sidebar/" name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("groups", test_groups);
   ADD ("pin", test_pin);
+  ADD ("select", test_select);
   ADD ("search", test_search);
   ADD ("rename", test_rename);
   ADD ("delete-undo", test_delete_undo);
