@@ -322,8 +322,8 @@ delete_action_cb (GtkWidget  *widget,
   g_ptr_array_add (self->pending, pending);   /* takes the first reference */
 
   /* Translators: shown after deleting a conversation, with an Undo button */
-  title = g_strdup_printf (_("“%s” deleted"), kestrel_conversation_get_title (conversation)[0] != '\0'
-                           ? kestrel_conversation_get_title (conversation) : _("New Conversation"));
+  title = g_strdup_printf (_("“%s” deleted"),
+                           _kestrel_sidebar_display_title (kestrel_conversation_get_title (conversation)));
   toast = adw_toast_new (title);
   adw_toast_set_use_markup (toast, FALSE);
   adw_toast_set_button_label (toast, _("_Undo"));

@@ -1,5 +1,5 @@
 /* kestrel-sidebar-private.h — shared between kestrel-sidebar.c (list, groups, search) and
- * kestrel-sidebar-actions.c (rename, pin, delete with undo).
+ * kestrel-sidebar-actions.c (rename, pin, delete with undo) and kestrel-sidebar-search.c.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -42,5 +42,14 @@ void                 _kestrel_sidebar_commit_pending    (KestrelSidebar *self);
 void                 _kestrel_sidebar_pending_release   (gpointer        pending);
 void                 _kestrel_sidebar_popup_row_menu    (GtkListBoxRow  *row);
 GtkListBoxRow       *_kestrel_sidebar_get_focus_row     (KestrelSidebar *self);
+/* The title, or "New Conversation" while it has none. */
+const char          *_kestrel_sidebar_display_title     (const char     *title);
+void                 _kestrel_sidebar_emit_activated    (KestrelSidebar *self,
+                                                         gint64          conversation_id);
+/* kestrel-sidebar-search.c */
+void                 _kestrel_sidebar_init_search       (KestrelSidebar *self);
+void                 _kestrel_sidebar_dispose_search    (KestrelSidebar *self);
+void                 _kestrel_sidebar_search_again      (KestrelSidebar *self);
+GtkListBox          *_kestrel_sidebar_visible_box       (KestrelSidebar *self);
 
 G_END_DECLS

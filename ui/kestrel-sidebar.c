@@ -6,7 +6,8 @@
  * The list is a GtkListBox bound to the KestrelConversationList (already in sidebar order:
  * pinned, then most recently updated), filtered to leave out conversations whose deletion
  * can still be undone. Group headers come from the header function, so a group is simply
- * a run of rows. The row actions live in kestrel-sidebar-actions.c.
+ * a run of rows. The row actions live in kestrel-sidebar-actions.c, the search in
+ * kestrel-sidebar-search.c.
  */
 #define G_LOG_DOMAIN "kestrel-sidebar"
 
@@ -15,8 +16,6 @@
 #include <glib/gi18n.h>
 
 #include "kestrel-sidebar-private.h"
-
-#define SEARCH_LIMIT 50
 
 G_DEFINE_FINAL_TYPE (KestrelSidebar, kestrel_sidebar, ADW_TYPE_BIN)
 
@@ -148,8 +147,8 @@ midnight_cb (gpointer user_data)
 
 /* ---- conversation rows --------------------------------------------------------------- */
 
-static const char *
-display_title (const char *title)
+const char *
+_kestrel_sidebar_display_title (const char *title)
 {
   return title != NULL && title[0] != '\0' ? title : _("New Conversation");
 }
@@ -214,7 +213,7 @@ create_conversation_row (gpointer item,
                          gpointer user_data)
 {
   KestrelConversation *conversation = item;
-  const char *title = display_title (kestrel_conversation_get_title (conversation));
+  const char *title = _kestrel_sidebar_display_title (kestrel_conversation_get_title (conversation));
   gboolean pinned = kestrel_conversation_get_pinned (conversation);
   g_autoptr(GMenuModel) menu = create_row_menu (conversation);
   g_autofree char *menu_label = g_strdup_printf (_("Menu for “%s”"), title);
@@ -343,6 +342,13 @@ kestrel_sidebar_get_selected_id (KestrelSidebar *self)
   return self->selected_id;
 }
 
+void
+_kestrel_sidebar_emit_activated (KestrelSidebar *self,
+                                 gint64          conversation_id)
+{
+  g_signal_emit (self, signals[CONVERSATION_ACTIVATED], 0, conversation_id);
+}
+
 /* ---- hidden (deleted, undo still possible) ------------------------------------------- */
 
 static gboolean
@@ -390,194 +396,6 @@ _kestrel_sidebar_find (KestrelSidebar *self,
   /* The list holds a reference as long as it is listed. */
   conversation = g_list_model_get_item (G_LIST_MODEL (self->shown), (guint) position);
   return conversation;
-}
-
-static gboolean
-is_hidden_id (KestrelSidebar *self,
-              gint64          conversation_id)
-{
-  GHashTableIter iter;
-  gpointer key;
-
-  g_hash_table_iter_init (&iter, self->hidden);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    if (kestrel_conversation_get_id (key) == conversation_id)
-      return TRUE;
-  return FALSE;
-}
-
-/* ---- search --------------------------------------------------------------------------- */
-
-static GtkWidget *
-create_result_row (gpointer item,
-                   gpointer user_data)
-{
-  KestrelSearchHit *hit = item;
-  const char *title = display_title (kestrel_search_hit_get_conversation_title (hit));
-  const char *markup = kestrel_search_hit_get_snippet_markup (hit);
-  g_autofree char *plain = NULL;
-  g_autofree char *row_label = NULL;
-  GtkWidget *row = gtk_list_box_row_new ();
-  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 3);
-  GtkWidget *title_label = gtk_label_new (title);
-  GtkWidget *snippet = gtk_label_new (NULL);
-
-  gtk_label_set_xalign (GTK_LABEL (title_label), 0);
-  gtk_label_set_ellipsize (GTK_LABEL (title_label), PANGO_ELLIPSIZE_END);
-  gtk_widget_add_css_class (title_label, "heading");
-  gtk_box_append (GTK_BOX (box), title_label);
-
-  /* The store's snippet is Pango markup (text escaped, matches in <b>); should it ever not
-   * parse, show it as plain text rather than let GTK warn. */
-  if (markup != NULL && pango_parse_markup (markup, -1, 0, NULL, &plain, NULL, NULL))
-    gtk_label_set_markup (GTK_LABEL (snippet), markup);
-  else
-    {
-      g_clear_pointer (&plain, g_free);
-      plain = g_strdup (markup ? markup : "");
-      gtk_label_set_text (GTK_LABEL (snippet), plain);
-    }
-  gtk_label_set_xalign (GTK_LABEL (snippet), 0);
-  gtk_label_set_wrap (GTK_LABEL (snippet), TRUE);
-  gtk_label_set_wrap_mode (GTK_LABEL (snippet), PANGO_WRAP_WORD_CHAR);
-  gtk_label_set_lines (GTK_LABEL (snippet), 3);
-  gtk_label_set_ellipsize (GTK_LABEL (snippet), PANGO_ELLIPSIZE_END);
-  gtk_widget_add_css_class (snippet, "caption");
-  gtk_box_append (GTK_BOX (box), snippet);
-
-  gtk_widget_set_margin_top (box, 6);
-  gtk_widget_set_margin_bottom (box, 6);
-  gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (row), box);
-  /* Translators: a search result read by a screen reader: conversation title, found text */
-  row_label = g_strdup_printf (_("%s: %s"), title, plain);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_PROPERTY_LABEL, row_label, -1);
-  g_object_set_data_full (G_OBJECT (row), "hit", g_object_ref (hit), g_object_unref);
-  return row;
-}
-
-static void
-search_done_cb (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autoptr(KestrelSidebar) self = user_data;
-  g_autoptr(GPtrArray) hits = NULL;
-  g_autoptr(GPtrArray) shown = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-
-  hits = kestrel_store_search_finish (KESTREL_STORE (object), result, &error);
-  if (hits == NULL)
-    {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        return;
-      g_message ("Search failed: %s", error->message);
-      g_list_store_remove_all (self->results);
-      gtk_stack_set_visible_child_name (self->stack, "no-results");
-      return;
-    }
-
-  for (guint i = 0; i < hits->len; i++)
-    if (!is_hidden_id (self, kestrel_search_hit_get_conversation_id (g_ptr_array_index (hits, i))))
-      g_ptr_array_add (shown, g_ptr_array_index (hits, i));
-
-  g_list_store_splice (self->results, 0, g_list_model_get_n_items (G_LIST_MODEL (self->results)),
-                       shown->pdata, shown->len);
-  gtk_stack_set_visible_child_name (self->stack, shown->len > 0 ? "results" : "no-results");
-}
-
-static void
-search_changed_cb (KestrelSidebar *self)
-{
-  g_autofree char *query = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->search_entry))));
-
-  g_cancellable_cancel (self->search_cancellable);
-  g_clear_object (&self->search_cancellable);
-
-  if (query[0] == '\0' || self->store == NULL)
-    {
-      g_list_store_remove_all (self->results);
-      gtk_stack_set_visible_child_name (self->stack, "list");
-      return;
-    }
-
-  self->search_cancellable = g_cancellable_new ();
-  kestrel_store_search_async (self->store, query, SEARCH_LIMIT, self->search_cancellable,
-                              search_done_cb, g_object_ref (self));
-}
-
-static GtkListBox *
-visible_box (KestrelSidebar *self)
-{
-  const char *name = gtk_stack_get_visible_child_name (self->stack);
-
-  if (g_strcmp0 (name, "results") == 0)
-    return self->results_box;
-  if (g_strcmp0 (name, "list") == 0)
-    return self->list_box;
-  return NULL;
-}
-
-static void
-stop_search_cb (KestrelSidebar *self)
-{
-  GtkListBoxRow *row;
-
-  gtk_editable_set_text (GTK_EDITABLE (self->search_entry), "");
-  row = gtk_list_box_get_selected_row (self->list_box);
-  if (row == NULL)
-    row = gtk_list_box_get_row_at_index (self->list_box, 0);
-  if (row != NULL)
-    gtk_widget_grab_focus (GTK_WIDGET (row));
-}
-
-/* Enter opens the first hit. */
-static void
-search_activate_cb (KestrelSidebar *self)
-{
-  GtkListBox *box = visible_box (self);
-  GtkListBoxRow *row = box == self->results_box ? gtk_list_box_get_row_at_index (box, 0) : NULL;
-
-  if (row != NULL)
-    gtk_widget_activate (GTK_WIDGET (row));
-}
-
-/* Down from the search entry goes into the list shown below it. */
-static gboolean
-search_key_pressed_cb (GtkEventControllerKey *controller,
-                       guint                  keyval,
-                       guint                  keycode,
-                       GdkModifierType        state,
-                       KestrelSidebar        *self)
-{
-  GtkListBox *box;
-  GtkListBoxRow *row;
-
-  if (keyval != GDK_KEY_Down && keyval != GDK_KEY_KP_Down)
-    return GDK_EVENT_PROPAGATE;
-  if ((box = visible_box (self)) == NULL || (row = gtk_list_box_get_row_at_index (box, 0)) == NULL)
-    return GDK_EVENT_PROPAGATE;
-  gtk_widget_grab_focus (GTK_WIDGET (row));
-  return GDK_EVENT_STOP;
-}
-
-static void
-result_activated_cb (KestrelSidebar *self,
-                     GtkListBoxRow  *row)
-{
-  KestrelSearchHit *hit = g_object_get_data (G_OBJECT (row), "hit");
-  gint64 id = kestrel_search_hit_get_conversation_id (hit);
-
-  kestrel_sidebar_select_conversation (self, id);
-  g_signal_emit (self, signals[CONVERSATION_ACTIVATED], 0, id);
-}
-
-void
-kestrel_sidebar_focus_search (KestrelSidebar *self)
-{
-  g_return_if_fail (KESTREL_IS_SIDEBAR (self));
-
-  gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
-  gtk_editable_select_region (GTK_EDITABLE (self->search_entry), 0, -1);
 }
 
 /* ---- keyboard on the list ------------------------------------------------------------- */
@@ -646,7 +464,7 @@ kestrel_sidebar_set_store (KestrelSidebar *self,
   if (store != NULL)
     self->conversations = kestrel_conversation_list_new (store, FALSE);
   gtk_filter_list_model_set_model (self->shown, G_LIST_MODEL (self->conversations));
-  search_changed_cb (self);
+  _kestrel_sidebar_search_again (self);
 }
 
 KestrelStore *
@@ -684,11 +502,9 @@ kestrel_sidebar_dispose (GObject *object)
 
   /* Deletions whose toast is still up were meant: do them. */
   _kestrel_sidebar_commit_pending (self);
-  g_cancellable_cancel (self->search_cancellable);
+  _kestrel_sidebar_dispose_search (self);
   g_clear_handle_id (&self->midnight_source, g_source_remove);
   gtk_widget_dispose_template (GTK_WIDGET (self), KESTREL_TYPE_SIDEBAR);
-  g_clear_object (&self->search_cancellable);
-  g_clear_object (&self->results);
   g_clear_object (&self->shown);
   g_clear_object (&self->hidden_filter);
   g_clear_object (&self->conversations);
@@ -751,12 +567,8 @@ kestrel_sidebar_class_init (KestrelSidebarClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KestrelSidebar, stack);
   gtk_widget_class_bind_template_child (widget_class, KestrelSidebar, list_box);
   gtk_widget_class_bind_template_child (widget_class, KestrelSidebar, results_box);
-  gtk_widget_class_bind_template_callback (widget_class, search_changed_cb);
-  gtk_widget_class_bind_template_callback (widget_class, stop_search_cb);
-  gtk_widget_class_bind_template_callback (widget_class, search_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, row_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, row_selected_cb);
-  gtk_widget_class_bind_template_callback (widget_class, result_activated_cb);
 
   _kestrel_sidebar_class_add_actions (widget_class);
 }
@@ -765,13 +577,11 @@ static void
 kestrel_sidebar_init (KestrelSidebar *self)
 {
   GtkShortcutController *shortcuts;
-  GtkEventController *keys;
   GtkWidget *placeholder;
 
   self->hidden = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   self->pending = g_ptr_array_new_with_free_func (_kestrel_sidebar_pending_release);
   g_weak_ref_init (&self->undo_toast, NULL);
-  self->results = g_list_store_new (KESTREL_TYPE_SEARCH_HIT);
   self->hidden_filter = gtk_custom_filter_new (shown_filter_cb, self, NULL);
   self->shown = gtk_filter_list_model_new (NULL, GTK_FILTER (g_object_ref (self->hidden_filter)));
 
@@ -789,8 +599,6 @@ kestrel_sidebar_init (KestrelSidebar *self)
   gtk_list_box_set_placeholder (self->list_box, placeholder);
   g_signal_connect_object (self->shown, "items-changed", G_CALLBACK (shown_items_changed_cb), self,
                            G_CONNECT_SWAPPED | G_CONNECT_AFTER);
-  gtk_list_box_bind_model (self->results_box, G_LIST_MODEL (self->results),
-                           create_result_row, NULL, NULL);
 
   shortcuts = GTK_SHORTCUT_CONTROLLER (gtk_shortcut_controller_new ());
   add_row_shortcut (shortcuts, "F2", "rename");
@@ -801,9 +609,7 @@ kestrel_sidebar_init (KestrelSidebar *self)
   add_row_shortcut (shortcuts, "Menu", "menu");
   gtk_widget_add_controller (GTK_WIDGET (self->list_box), GTK_EVENT_CONTROLLER (shortcuts));
 
-  keys = gtk_event_controller_key_new ();
-  g_signal_connect (keys, "key-pressed", G_CALLBACK (search_key_pressed_cb), self);
-  gtk_widget_add_controller (GTK_WIDGET (self->search_entry), keys);
+  _kestrel_sidebar_init_search (self);
 
   schedule_midnight (self);
 }
