@@ -309,7 +309,23 @@ delete_action_cb (GtkWidget  *widget,
   pending->store = g_object_ref (self->store);
   pending->conversation = g_object_ref (conversation);
 
-  _kestrel_sidebar_set_hidden (self, conversation, TRUE);
+  {
+    /* Keyboard users keep their place: the focus moves to the row that takes its place. */
+    GtkListBoxRow *focus_row = _kestrel_sidebar_get_focus_row (self);
+    gboolean had_focus = focus_row != NULL && gtk_widget_has_focus (GTK_WIDGET (focus_row));
+    int index = focus_row != NULL ? gtk_list_box_row_get_index (focus_row) : -1;
+
+    _kestrel_sidebar_set_hidden (self, conversation, TRUE);
+    if (had_focus)
+      {
+        GtkListBoxRow *next = gtk_list_box_get_row_at_index (self->list_box, index);
+
+        if (next == NULL && index > 0)
+          next = gtk_list_box_get_row_at_index (self->list_box, index - 1);
+        if (next != NULL)
+          gtk_widget_grab_focus (GTK_WIDGET (next));
+      }
+  }
 
   /* Without a place to offer undo, delete at once. */
   if (overlay == NULL)

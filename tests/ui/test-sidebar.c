@@ -640,6 +640,8 @@ test_row_keys (Fixture       *fixture,
   gtk_widget_grab_focus (GTK_WIDGET (gtk_list_box_get_row_at_index (list, 0)));
   g_assert_true (row_shortcut_works (fixture, GDK_KEY_Delete, 0));
   g_assert_cmpuint (g_list_model_get_n_items (kestrel_sidebar_get_conversations (fixture->sidebar)), ==, 1);
+  /* the focus moves on to the row that took its place */
+  g_assert_true (gtk_widget_has_focus (GTK_WIDGET (gtk_list_box_get_row_at_index (list, 0))));
   g_assert_nonnull (kestrel_sidebar_get_undo_toast (fixture->sidebar));
   g_signal_emit_by_name (kestrel_sidebar_get_undo_toast (fixture->sidebar), "button-clicked");
   wait_rows (fixture, 2);
