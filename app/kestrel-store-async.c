@@ -359,3 +359,74 @@ kestrel_store_set_title_finish (KestrelStore  *self,
 {
   return propagate (self, result, kestrel_store_set_title_async, error) != NULL;
 }
+
+static gpointer
+set_pinned_job (KestrelStore  *self,
+                gpointer       data,
+                GError       **error)
+{
+  Args *args = data;
+
+  return kestrel_store_set_pinned (self, args->id, args->flag, error) ? GINT_TO_POINTER (1) : NULL;
+}
+
+void
+kestrel_store_set_pinned_async (KestrelStore        *self,
+                                gint64               conversation_id,
+                                gboolean             pinned,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  Args *args = g_new0 (Args, 1);
+
+  g_return_if_fail (KESTREL_IS_STORE (self));
+
+  args->id = conversation_id;
+  args->flag = !!pinned;
+  _kestrel_store_queue_job (self, kestrel_store_set_pinned_async, set_pinned_job, args, args_free,
+                            NULL, cancellable, callback, user_data);
+}
+
+gboolean
+kestrel_store_set_pinned_finish (KestrelStore  *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  return propagate (self, result, kestrel_store_set_pinned_async, error) != NULL;
+}
+
+static gpointer
+delete_conversation_job (KestrelStore  *self,
+                         gpointer       data,
+                         GError       **error)
+{
+  Args *args = data;
+
+  return kestrel_store_delete_conversation (self, args->id, error) ? GINT_TO_POINTER (1) : NULL;
+}
+
+/* Deleting a long conversation rewrites its messages' FTS entries: off the main thread. */
+void
+kestrel_store_delete_conversation_async (KestrelStore        *self,
+                                         gint64               conversation_id,
+                                         GCancellable        *cancellable,
+                                         GAsyncReadyCallback  callback,
+                                         gpointer             user_data)
+{
+  Args *args = g_new0 (Args, 1);
+
+  g_return_if_fail (KESTREL_IS_STORE (self));
+
+  args->id = conversation_id;
+  _kestrel_store_queue_job (self, kestrel_store_delete_conversation_async, delete_conversation_job,
+                            args, args_free, NULL, cancellable, callback, user_data);
+}
+
+gboolean
+kestrel_store_delete_conversation_finish (KestrelStore  *self,
+                                          GAsyncResult  *result,
+                                          GError       **error)
+{
+  return propagate (self, result, kestrel_store_delete_conversation_async, error) != NULL;
+}

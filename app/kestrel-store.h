@@ -238,4 +238,22 @@ gboolean             kestrel_store_set_title_finish          (KestrelStore      
                                                               GAsyncResult         *result,
                                                               GError              **error);
 
+void                 kestrel_store_set_pinned_async          (KestrelStore         *self,
+                                                              gint64                conversation_id,
+                                                              gboolean              pinned,
+                                                              GCancellable         *cancellable,
+                                                              GAsyncReadyCallback   callback,
+                                                              gpointer              user_data);
+gboolean             kestrel_store_set_pinned_finish         (KestrelStore         *self,
+                                                              GAsyncResult         *result,
+                                                              GError              **error);
+void                 kestrel_store_delete_conversation_async (KestrelStore         *self,
+                                                              gint64                conversation_id,
+                                                              GCancellable         *cancellable,
+                                                              GAsyncReadyCallback   callback,
+                                                              gpointer              user_data);
+gboolean             kestrel_store_delete_conversation_finish (KestrelStore        *self,
+                                                              GAsyncResult         *result,
+                                                              GError              **error);
+
 G_END_DECLS

@@ -10,7 +10,6 @@
 G_BEGIN_DECLS
 
 AdwToastOverlay *kestrel_window_get_toast_overlay      (KestrelWindow  *self);
-GtkListBox      *kestrel_window_get_conversation_list  (KestrelWindow  *self);
 /* In the collapsed (narrow) layout, shows the content page instead of the sidebar. */
 void             kestrel_window_show_content           (KestrelWindow  *self);
 void             _kestrel_window_class_add_session_actions (GtkWidgetClass *widget_class);

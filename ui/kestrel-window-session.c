@@ -15,7 +15,6 @@
 
 #include "kestrel-chat-controller.h"
 #include "kestrel-conversation.h"
-#include "kestrel-conversation-list.h"
 #include "kestrel-download-page.h"
 #include "kestrel-hub-client.h"
 #include "kestrel-model-library-page.h"
@@ -29,7 +28,6 @@ typedef struct
   KestrelStore            *store;
   GSettings               *settings;
   KestrelChatController   *controller;
-  KestrelConversationList *conversations;
   KestrelTokenStore       *token_store;   /* created on first use: the keyring */
   KestrelModelLibrary     *library;
   AdwDialog               *download_page; /* weak: while it is open */
@@ -54,7 +52,6 @@ session_free (Session *session)
   g_clear_object (&session->token_store);
   g_clear_object (&session->library);
   g_clear_object (&session->controller);
-  g_clear_object (&session->conversations);
   g_clear_object (&session->engine);
   g_clear_object (&session->store);
   g_clear_object (&session->settings);
@@ -367,35 +364,41 @@ controller_error_cb (KestrelChatController *controller,
 
 /* ---- sidebar ------------------------------------------------------------------------ */
 
-static GtkWidget *
-create_conversation_row (gpointer item,
-                         gpointer user_data)
+/* Selecting and then activating a row reports it twice; reopening the open conversation
+ * would also stop its reply. */
+static void
+conversation_activated_cb (KestrelSidebar *sidebar,
+                           gint64          conversation_id,
+                           Session        *session)
 {
-  KestrelConversation *conversation = item;
-  const char *title = kestrel_conversation_get_title (conversation);
-  GtkWidget *label = gtk_label_new (title && title[0] ? title : _("New Conversation"));
-  GtkWidget *row = gtk_list_box_row_new ();
-
-  gtk_label_set_xalign (GTK_LABEL (label), 0);
-  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
-  gtk_widget_set_margin_top (label, 6);
-  gtk_widget_set_margin_bottom (label, 6);
-  gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (row), label);
-  g_object_set_data_full (G_OBJECT (row), "conversation", g_object_ref (conversation), g_object_unref);
-  return row;
+  if (kestrel_chat_controller_get_conversation_id (session->controller) != conversation_id)
+    kestrel_chat_controller_open (session->controller, conversation_id);
+  kestrel_window_show_content (session->window);
 }
 
+/* The user deleted the open conversation (undo may still bring the row back): leave it. */
 static void
-conversation_activated_cb (GtkListBox    *box,
-                           GtkListBoxRow *row,
-                           Session       *session)
+conversation_removed_cb (KestrelSidebar *sidebar,
+                         gint64          conversation_id,
+                         Session        *session)
 {
-  KestrelConversation *conversation = g_object_get_data (G_OBJECT (row), "conversation");
+  if (kestrel_chat_controller_get_conversation_id (session->controller) == conversation_id)
+    kestrel_chat_controller_new_conversation (session->controller);
+}
 
-  if (conversation == NULL)
-    return;
-  kestrel_chat_controller_open (session->controller, kestrel_conversation_get_id (conversation));
-  kestrel_window_show_content (session->window);
+/* A new conversation gets its id (and its row) with the first message: mark it. */
+static void
+sidebar_items_changed_cb (GListModel *model,
+                          guint       position,
+                          guint       removed,
+                          guint       added,
+                          Session    *session)
+{
+  KestrelSidebar *sidebar = kestrel_window_get_sidebar (session->window);
+  gint64 open_id = kestrel_chat_controller_get_conversation_id (session->controller);
+
+  if (added > 0 && open_id != 0 && kestrel_sidebar_get_selected_id (sidebar) != open_id)
+    kestrel_sidebar_select_conversation (sidebar, open_id);
 }
 
 static void
@@ -408,7 +411,7 @@ new_conversation_action_cb (GtkWidget  *widget,
   if (session == NULL)
     return;
   kestrel_chat_controller_new_conversation (session->controller);
-  gtk_list_box_unselect_all (kestrel_window_get_conversation_list (session->window));
+  kestrel_sidebar_select_conversation (kestrel_window_get_sidebar (session->window), 0);
   kestrel_window_show_content (session->window);
 }
 
@@ -441,6 +444,7 @@ kestrel_window_attach_session (KestrelWindow *self,
   KestrelChatPage *page = kestrel_window_get_chat_page (self);
   KestrelComposer *composer = kestrel_chat_page_get_composer (page);
   KestrelChatView *view = kestrel_chat_page_get_chat_view (page);
+  KestrelSidebar *sidebar = kestrel_window_get_sidebar (self);
 
   g_return_if_fail (KESTREL_IS_WINDOW (self));
 
@@ -449,7 +453,6 @@ kestrel_window_attach_session (KestrelWindow *self,
   session->store = g_object_ref (store);
   session->settings = g_object_ref (settings);
   session->controller = kestrel_chat_controller_new (store, engine);
-  session->conversations = kestrel_conversation_list_new (store, FALSE);
   g_object_set_data_full (G_OBJECT (self), "kestrel-session", session, (GDestroyNotify) session_free);
 
   apply_settings (session);
@@ -465,11 +468,11 @@ kestrel_window_attach_session (KestrelWindow *self,
   g_signal_connect (view, "edit", G_CALLBACK (edit_cb), session);
   g_signal_connect (view, "switch-branch", G_CALLBACK (switch_branch_cb), session);
 
-  gtk_list_box_bind_model (kestrel_window_get_conversation_list (self),
-                           G_LIST_MODEL (session->conversations),
-                           create_conversation_row, NULL, NULL);
-  g_signal_connect (kestrel_window_get_conversation_list (self), "row-activated",
-                    G_CALLBACK (conversation_activated_cb), session);
+  kestrel_sidebar_set_store (sidebar, store);
+  g_signal_connect (sidebar, "conversation-activated", G_CALLBACK (conversation_activated_cb), session);
+  g_signal_connect (sidebar, "conversation-removed", G_CALLBACK (conversation_removed_cb), session);
+  g_signal_connect (kestrel_sidebar_get_conversations (sidebar), "items-changed",
+                    G_CALLBACK (sidebar_items_changed_cb), session);
 
   kestrel_engine_indicator_set_engine (kestrel_window_get_engine_indicator (self), engine);
   g_signal_connect (kestrel_window_get_engine_indicator (self), "retry", G_CALLBACK (retry_cb), session);

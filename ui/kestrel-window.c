@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "kestrel-preferences-dialog.h"
+#include "kestrel-sidebar.h"
 #include "kestrel-window-private.h"
 
 struct _KestrelWindow
@@ -17,7 +18,7 @@ struct _KestrelWindow
 
   AdwToastOverlay        *toast_overlay;
   AdwNavigationSplitView *split_view;
-  GtkListBox             *conversation_list;
+  KestrelSidebar         *sidebar;
   GtkStack               *content_stack;
   KestrelModelStatusPage *no_model_page;
   KestrelChatPage        *chat_page;
@@ -75,11 +76,11 @@ kestrel_window_get_toast_overlay (KestrelWindow *self)
   return self->toast_overlay;
 }
 
-GtkListBox *
-kestrel_window_get_conversation_list (KestrelWindow *self)
+KestrelSidebar *
+kestrel_window_get_sidebar (KestrelWindow *self)
 {
   g_return_val_if_fail (KESTREL_IS_WINDOW (self), NULL);
-  return self->conversation_list;
+  return self->sidebar;
 }
 
 void
@@ -87,6 +88,18 @@ kestrel_window_show_content (KestrelWindow *self)
 {
   g_return_if_fail (KESTREL_IS_WINDOW (self));
   adw_navigation_split_view_set_show_content (self->split_view, TRUE);
+}
+
+/* Ctrl+F: the sidebar's search, also from the chat in the narrow layout. */
+static void
+search_action_cb (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  KestrelWindow *self = KESTREL_WINDOW (widget);
+
+  adw_navigation_split_view_set_show_content (self->split_view, FALSE);
+  kestrel_sidebar_focus_search (self->sidebar);
 }
 
 static void
@@ -129,7 +142,7 @@ kestrel_window_class_init (KestrelWindowClass *klass)
                                                "/io/github/kestrelchat/Kestrel/kestrel-window.ui");
   gtk_widget_class_bind_template_child (widget_class, KestrelWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, KestrelWindow, split_view);
-  gtk_widget_class_bind_template_child (widget_class, KestrelWindow, conversation_list);
+  gtk_widget_class_bind_template_child (widget_class, KestrelWindow, sidebar);
   gtk_widget_class_bind_template_child (widget_class, KestrelWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, KestrelWindow, no_model_page);
   gtk_widget_class_bind_template_child (widget_class, KestrelWindow, chat_page);
@@ -137,6 +150,8 @@ kestrel_window_class_init (KestrelWindowClass *klass)
 
   gtk_widget_class_install_action (widget_class, "win.preferences", NULL, preferences_action_cb);
   gtk_widget_class_install_action (widget_class, "win.about", NULL, about_action_cb);
+  gtk_widget_class_install_action (widget_class, "win.search", NULL, search_action_cb);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_f, GDK_CONTROL_MASK, "win.search", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_comma, GDK_CONTROL_MASK,
                                        "win.preferences", NULL);
   _kestrel_window_class_add_session_actions (widget_class);
@@ -148,6 +163,7 @@ kestrel_window_init (KestrelWindow *self)
   g_type_ensure (KESTREL_TYPE_MODEL_STATUS_PAGE);
   g_type_ensure (KESTREL_TYPE_CHAT_PAGE);
   g_type_ensure (KESTREL_TYPE_ENGINE_INDICATOR);
+  g_type_ensure (KESTREL_TYPE_SIDEBAR);
 
   gtk_widget_init_template (GTK_WIDGET (self));
 }

@@ -11,6 +11,7 @@
 #include "kestrel-engine-indicator.h"
 #include "kestrel-model-status-page.h"
 #include "kestrel-chat-controller.h"
+#include "kestrel-sidebar.h"
 
 G_BEGIN_DECLS
 
@@ -23,6 +24,8 @@ KestrelChatPage        *kestrel_window_get_chat_page        (KestrelWindow      
 KestrelModelStatusPage *kestrel_window_get_model_status_page (KestrelWindow     *self);
 /* In the chat's header bar; shows nothing until it is given the engine. */
 KestrelEngineIndicator *kestrel_window_get_engine_indicator (KestrelWindow      *self);
+/* The conversations list with search; given the store by attach_session. */
+KestrelSidebar         *kestrel_window_get_sidebar          (KestrelWindow      *self);
 /* Shows the chat (TRUE) or the model status page (FALSE) in the content pane. */
 void                    kestrel_window_show_chat            (KestrelWindow      *self,
                                                              gboolean            show_chat);

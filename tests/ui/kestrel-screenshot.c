@@ -5,8 +5,8 @@
  * Usage: kestrel-screenshot OUTPUT-DIR   (run under run-headless.sh, which starts Xvfb)
  *
  * The conversation shown is a DEMO built here from fixed text and a drawn picture; no model
- * runs, and the demo shows no speed statistics because none were measured.  The sidebar rows
- * are demo rows too: the real conversation list comes from the store.  Each scene is
+ * runs, and the demo shows no speed statistics because none were measured.  The sidebar lists
+ * demo conversations too, imported into an in-memory store with chosen times.  Each scene is
  * rendered through the window's own GSK renderer (GtkSnapshot → render node → texture).
  *
  * The download scenes are a real download from the Hub look-alike of the downloader's
@@ -177,37 +177,51 @@ find_descendant (GtkWidget *widget,
   return NULL;
 }
 
+/* Demo conversations in an in-memory store, imported with chosen update times so that the
+ * sidebar shows its date groups. */
 static void
 add_demo_sidebar (KestrelWindow *window)
 {
-  static const char *rows[] = {
-    "#Today", "Resizing a picture for a model", "Lisbon in three days",
-    "#Yesterday", "What FP8 quantization does", "Sourdough starter schedule",
-    "#Previous 7 Days", "Regex for ISO dates", "Birthday poem for Ana",
+  static const struct { const char *title; int days_back; gboolean pinned; } rows[] = {
+    { "Kestrel release checklist", 20, TRUE },
+    { "Resizing a picture for a model", 0, FALSE },
+    { "Lisbon in three days", 0, FALSE },
+    { "What FP8 quantization does", 1, FALSE },
+    { "Sourdough starter schedule", 1, FALSE },
+    { "Regex for ISO dates", 3, FALSE },
+    { "Birthday poem for Ana", 5, FALSE },
   };
-  GtkListBox *list = find_descendant (GTK_WIDGET (window), GTK_TYPE_LIST_BOX);
+  g_autoptr(KestrelStore) store = kestrel_store_new_in_memory (NULL);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  gint64 selected = 0;
 
-  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+  g_assert (store != NULL);
+  /* oldest first, so that the ids follow the times */
+  for (int i = G_N_ELEMENTS (rows) - 1; i >= 0; i--)
     {
-      gboolean heading = rows[i][0] == '#';
-      GtkWidget *label = gtk_label_new (heading ? rows[i] + 1 : rows[i]);
-      GtkWidget *row = gtk_list_box_row_new ();
+      g_autoptr(GDateTime) day = g_date_time_add_days (now, -rows[i].days_back);
+      g_autoptr(GDateTime) then = g_date_time_add_seconds (day, -60 * i);
+      gint64 at = g_date_time_to_unix_usec (then);
+      g_autofree char *json = g_strdup_printf ("{\"format\": \"kestrel-conversation\", \"version\": 1,"
+                                               " \"title\": \"%s\", \"title_source\": \"user\","
+                                               " \"created_at\": %" G_GINT64_FORMAT ","
+                                               " \"updated_at\": %" G_GINT64_FORMAT ","
+                                               " \"pinned\": %s, \"archived\": false, \"system_prompt\": \"\","
+                                               " \"selected_root\": null, \"messages\": []}",
+                                               rows[i].title, at, at, rows[i].pinned ? "true" : "false");
+      g_autoptr(KestrelConversation) conversation = kestrel_store_import_json (store, json, -1, NULL);
 
-      gtk_label_set_xalign (GTK_LABEL (label), 0);
-      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
-      if (heading)
-        {
-          gtk_widget_add_css_class (label, "heading");
-          gtk_widget_add_css_class (label, "dim-label");
-          gtk_widget_set_margin_top (label, i == 0 ? 0 : 12);
-          gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), FALSE);
-          gtk_list_box_row_set_selectable (GTK_LIST_BOX_ROW (row), FALSE);
-        }
-      gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (row), label);
-      gtk_list_box_append (list, row);
+      g_assert (conversation != NULL);
       if (i == 1)
-        gtk_list_box_select_row (list, GTK_LIST_BOX_ROW (row));
+        selected = kestrel_conversation_get_id (conversation);
     }
+  kestrel_sidebar_set_store (kestrel_window_get_sidebar (window), store);
+  /* the list loads on the store's thread */
+  for (int tries = 0; tries < 5000 && g_list_model_get_n_items (kestrel_sidebar_get_conversations (
+         kestrel_window_get_sidebar (window))) < G_N_ELEMENTS (rows); tries++)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  kestrel_sidebar_select_conversation (kestrel_window_get_sidebar (window), selected);
 }
 
 static gboolean

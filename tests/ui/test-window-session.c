@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <time.h>
 
 #include "kestrel-application.h"
 #include "kestrel-window-private.h"
@@ -17,13 +18,25 @@ static char *tmp_root;
 static char *tiny_dir;
 static gint64 longest_dispatch_usec;
 static gint64 update_start_usec;
-static gint64 longest_update_usec;   /* the frame's update phase: tick callbacks (our re-rendering) */
+/* The frame's update phase (tick callbacks: our re-rendering), in CPU time of the main
+ * thread: the work that blocks a frame, not the waits of a busy machine (CI runs tests in
+ * parallel on two cores). */
+static gint64 longest_update_usec;
+
+static gint64
+thread_cpu_usec (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
 
 static void
 frame_update_cb (GdkFrameClock *clock,
                  gpointer       data)
 {
-  update_start_usec = g_get_monotonic_time ();
+  update_start_usec = thread_cpu_usec ();
 }
 
 static void
@@ -31,7 +44,7 @@ frame_layout_cb (GdkFrameClock *clock,
                  gpointer       data)
 {
   if (update_start_usec != 0)
-    longest_update_usec = MAX (longest_update_usec, g_get_monotonic_time () - update_start_usec);
+    longest_update_usec = MAX (longest_update_usec, thread_cpu_usec () - update_start_usec);
   update_start_usec = 0;
 }
 
@@ -101,7 +114,7 @@ reply_finished (gpointer model)
 static gboolean
 sidebar_has_row (gpointer list)
 {
-  return gtk_list_box_get_row_at_index (list, 0) != NULL;
+  return g_list_model_get_n_items (list) > 0;
 }
 
 static void
@@ -141,7 +154,7 @@ activate_cb (GApplication *app,
    * frame's update phase) must fit in a frame.  The longest whole dispatch also includes
    * GTK's layout and painting, which under Xvfb is software rendering: reported, not
    * asserted. */
-  g_test_message ("reply: %u tokens; longest frame update phase %.2f ms; longest main-loop dispatch %.2f ms (GSK_RENDERER=%s)",
+  g_test_message ("reply: %u tokens; longest frame update phase %.2f ms (main-thread CPU time); longest main-loop dispatch %.2f ms wall (GSK_RENDERER=%s)",
                   kestrel_chat_message_get_n_tokens (reply), longest_update_usec / 1000.0,
                   longest_dispatch_usec / 1000.0, g_getenv ("GSK_RENDERER") ? g_getenv ("GSK_RENDERER") : "default");
   g_assert_cmpuint (kestrel_chat_message_get_n_tokens (reply), >=, 1);
@@ -150,7 +163,7 @@ activate_cb (GApplication *app,
   g_assert_false (kestrel_composer_get_busy (composer));
 
   /* the new conversation shows in the sidebar (from the store's list model) */
-  iterate_until (sidebar_has_row, kestrel_window_get_conversation_list (window), 10);
+  iterate_until (sidebar_has_row, kestrel_sidebar_get_conversations (kestrel_window_get_sidebar (window)), 10);
 
   *ran = TRUE;
   gtk_window_destroy (GTK_WINDOW (window));

@@ -108,7 +108,7 @@ check_empty_state (KestrelWindow *window)
   g_assert_nonnull (split);
   g_assert_false (adw_navigation_split_view_get_collapsed (split));
 
-  status = find_descendant (GTK_WIDGET (window), ADW_TYPE_STATUS_PAGE);
+  status = find_descendant (GTK_WIDGET (kestrel_window_get_model_status_page (window)), ADW_TYPE_STATUS_PAGE);
   g_assert_nonnull (status);
   g_assert_cmpstr (adw_status_page_get_title (status), ==, "No Model Loaded");
   g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (status)));
