@@ -134,9 +134,17 @@ kestrel_application_shutdown (GApplication *app)
 {
   KestrelApplication *self = KESTREL_APPLICATION (app);
 
-  /* Pending streamed text reaches the file before the process ends. */
+  /* Pending streamed text reaches the file before the process ends; with "keep history"
+   * off, the conversations of this session go instead. */
   if (self->store != NULL)
-    kestrel_store_flush (self->store, NULL);
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (self->settings != NULL && !g_settings_get_boolean (self->settings, "keep-history") &&
+          !kestrel_store_delete_all_conversations (self->store, &error))
+        g_warning ("Cannot delete the history: %s", error->message);
+      kestrel_store_flush (self->store, NULL);
+    }
 
   G_APPLICATION_CLASS (kestrel_application_parent_class)->shutdown (app);
 }

@@ -406,6 +406,34 @@ delete_conversation_job (KestrelStore  *self,
   return kestrel_store_delete_conversation (self, args->id, error) ? GINT_TO_POINTER (1) : NULL;
 }
 
+static gpointer
+delete_all_job (KestrelStore  *self,
+                gpointer       data,
+                GError       **error)
+{
+  return kestrel_store_delete_all_conversations (self, error) ? GINT_TO_POINTER (1) : NULL;
+}
+
+void
+kestrel_store_delete_all_conversations_async (KestrelStore        *self,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data)
+{
+  g_return_if_fail (KESTREL_IS_STORE (self));
+
+  _kestrel_store_queue_job (self, kestrel_store_delete_all_conversations_async, delete_all_job,
+                            g_new0 (Args, 1), args_free, NULL, cancellable, callback, user_data);
+}
+
+gboolean
+kestrel_store_delete_all_conversations_finish (KestrelStore  *self,
+                                               GAsyncResult  *result,
+                                               GError       **error)
+{
+  return propagate (self, result, kestrel_store_delete_all_conversations_async, error) != NULL;
+}
+
 /* Deleting a long conversation rewrites its messages' FTS entries: off the main thread. */
 void
 kestrel_store_delete_conversation_async (KestrelStore        *self,

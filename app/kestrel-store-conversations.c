@@ -332,6 +332,44 @@ kestrel_store_delete_conversation (KestrelStore  *self,
   return TRUE;
 }
 
+/* Deletes every conversation (Preferences → Clear History, or quitting with history off). */
+gboolean
+kestrel_store_delete_all_conversations (KestrelStore  *self,
+                                        GError       **error)
+{
+  g_autoptr(GRecMutexLocker) locker = NULL;
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (KESTREL_IS_STORE (self), FALSE);
+
+  locker = g_rec_mutex_locker_new (&self->db_lock);
+  if (!(stmt = _kestrel_store_prepare (self, "SELECT id FROM conversations", error)))
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 id = sqlite3_column_int64 (stmt, 0);
+      g_array_append_val (ids, id);
+    }
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      g_set_error (error, KESTREL_STORE_ERROR, KESTREL_STORE_ERROR_FAILED,
+                   "Listing the conversations failed: %s", sqlite3_errmsg (self->db));
+      return FALSE;
+    }
+
+  /* Messages, attachments and tool calls go with them (ON DELETE CASCADE). */
+  if (!(stmt = _kestrel_store_prepare (self, "DELETE FROM conversations", error)) ||
+      !_kestrel_store_step_done (self, stmt, "Deleting the conversations failed", error))
+    return FALSE;
+
+  for (guint i = 0; i < ids->len; i++)
+    _kestrel_store_emit_changed (self, g_array_index (ids, gint64, i));
+  return TRUE;
+}
+
 /* Marks a conversation as just used (new message, finished reply): it moves to the top. */
 gboolean
 _kestrel_store_touch_conversation (KestrelStore  *self,

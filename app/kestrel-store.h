@@ -93,6 +93,8 @@ gboolean             kestrel_store_set_settings          (KestrelStore          
 gboolean             kestrel_store_delete_conversation   (KestrelStore          *self,
                                                           gint64                 conversation_id,
                                                           GError               **error);
+gboolean             kestrel_store_delete_all_conversations (KestrelStore       *self,
+                                                          GError               **error);
 
 /* Messages */
 KestrelMessage      *kestrel_store_append_message        (KestrelStore          *self,
@@ -247,6 +249,13 @@ void                 kestrel_store_set_pinned_async          (KestrelStore      
 gboolean             kestrel_store_set_pinned_finish         (KestrelStore         *self,
                                                               GAsyncResult         *result,
                                                               GError              **error);
+void                 kestrel_store_delete_all_conversations_async  (KestrelStore        *self,
+                                                                    GCancellable        *cancellable,
+                                                                    GAsyncReadyCallback  callback,
+                                                                    gpointer             user_data);
+gboolean             kestrel_store_delete_all_conversations_finish (KestrelStore        *self,
+                                                                    GAsyncResult        *result,
+                                                                    GError             **error);
 void                 kestrel_store_delete_conversation_async (KestrelStore         *self,
                                                               gint64                conversation_id,
                                                               GCancellable         *cancellable,

@@ -17,4 +17,8 @@ void             _kestrel_window_class_add_session_actions (GtkWidgetClass *widg
 void             _kestrel_window_set_token_store       (KestrelWindow       *self,
                                                         KestrelTokenStore   *token_store);
 
+/* Connects the preferences dialog's clear-history to the session's store (no session: no-op). */
+void             _kestrel_window_session_connect_preferences (KestrelWindow *self,
+                                                              AdwDialog     *dialog);
+
 G_END_DECLS

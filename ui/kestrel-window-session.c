@@ -426,6 +426,42 @@ _kestrel_window_class_add_session_actions (GtkWidgetClass *widget_class)
   gtk_widget_class_install_action (widget_class, "win.download-model", NULL, download_model_action_cb);
 }
 
+static void
+history_cleared_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(KestrelWindow) window = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message = NULL;
+
+  if (kestrel_store_delete_all_conversations_finish (KESTREL_STORE (source), result, &error))
+    message = g_strdup (_("History cleared"));
+  else
+    message = g_strdup_printf (_("The history could not be cleared: %s"), error->message);
+  adw_toast_overlay_add_toast (kestrel_window_get_toast_overlay (window), adw_toast_new (message));
+}
+
+static void
+clear_history_cb (AdwDialog *dialog,
+                  Session   *session)
+{
+  kestrel_chat_controller_new_conversation (session->controller);
+  kestrel_store_delete_all_conversations_async (session->store, NULL, history_cleared_cb,
+                                                g_object_ref (session->window));
+}
+
+void
+_kestrel_window_session_connect_preferences (KestrelWindow *self,
+                                             AdwDialog     *dialog)
+{
+  Session *session = g_object_get_data (G_OBJECT (self), "kestrel-session");
+
+  if (session == NULL)
+    return;
+  g_signal_connect (dialog, "clear-history", G_CALLBACK (clear_history_cb), session);
+}
+
 KestrelChatController *
 kestrel_window_get_chat_controller (KestrelWindow *self)
 {

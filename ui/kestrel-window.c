@@ -108,8 +108,10 @@ preferences_action_cb (GtkWidget  *widget,
                        GVariant   *parameter)
 {
   g_autoptr(GSettings) settings = g_settings_new (KESTREL_SETTINGS_SCHEMA_ID);
+  AdwDialog *dialog = kestrel_preferences_dialog_new (settings);
 
-  adw_dialog_present (kestrel_preferences_dialog_new (settings), widget);
+  _kestrel_window_session_connect_preferences (KESTREL_WINDOW (widget), dialog);
+  adw_dialog_present (dialog, widget);
 }
 
 static void

@@ -173,6 +173,15 @@ test_chat_controller_conversation (void)
   g_assert_cmpuint (kestrel_chat_message_get_branch_count (reply), ==, 2);
   g_assert_cmpuint (kestrel_chat_message_get_branch_index (reply), ==, 1);
 
+  /* back to the first alternative: the store's selection moves and the thread reloads */
+  kestrel_chat_controller_switch_branch (controller, reply, -1);
+  while (g_list_model_get_n_items (messages) < 2 ||
+         kestrel_chat_message_get_branch_count (nth (messages, 1)) < 2 ||
+         kestrel_chat_message_get_branch_index (nth (messages, 1)) != 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (kestrel_chat_message_get_branch_index (nth (messages, 1)), ==, 0);
+  g_assert_cmpstr (kestrel_chat_message_get_text (nth (messages, 1)), ==, first_reply);
+
   /* a follow-up, cancelled at once: the reply ends as CANCELLED */
   settings.max_tokens = 2000;
   settings.temperature = 1;
@@ -192,6 +201,14 @@ test_chat_controller_conversation (void)
   thread = kestrel_store_load_thread (store, conversation_id, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (thread->len, ==, 2);
+
+  /* Clear History: every conversation goes */
+  g_clear_pointer (&thread, g_ptr_array_unref);
+  g_assert_true (kestrel_store_delete_all_conversations (store, &error));
+  g_assert_no_error (error);
+  thread = kestrel_store_list_conversations (store, FALSE, NULL, 100, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (thread->len, ==, 0);
 
   g_free (first_reply);
   assert_finalize_soon (controller);

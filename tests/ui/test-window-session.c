@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "kestrel-application.h"
+#include "kestrel-preferences-dialog.h"
 #include "kestrel-window-private.h"
 #include "../kestrel-test-fixture.h"
 
@@ -117,6 +118,12 @@ sidebar_has_row (gpointer list)
   return g_list_model_get_n_items (list) > 0;
 }
 
+static gboolean
+sidebar_is_empty (gpointer list)
+{
+  return g_list_model_get_n_items (list) == 0;
+}
+
 static void
 activate_cb (GApplication *app,
              gboolean     *ran)
@@ -165,6 +172,18 @@ activate_cb (GApplication *app,
   /* the new conversation shows in the sidebar (from the store's list model) */
   iterate_until (sidebar_has_row, kestrel_sidebar_get_conversations (kestrel_window_get_sidebar (window)), 10);
 
+  /* Preferences → Clear History (after its confirmation, which test-preferences covers)
+   * empties the store and the sidebar */
+  {
+    g_autoptr(GSettings) settings = g_settings_new (APPLICATION_ID_BASE);
+    AdwDialog *dialog = g_object_ref_sink (kestrel_preferences_dialog_new (settings));
+
+    _kestrel_window_session_connect_preferences (window, dialog);
+    g_signal_emit_by_name (dialog, "clear-history");
+    iterate_until (sidebar_is_empty, kestrel_sidebar_get_conversations (kestrel_window_get_sidebar (window)), 10);
+    g_object_unref (dialog);
+  }
+
   *ran = TRUE;
   gtk_window_destroy (GTK_WINDOW (window));
   g_signal_stop_emission_by_name (app, "activate");
@@ -188,6 +207,68 @@ test_window_session_send (void)
   g_object_unref (app);
 }
 
+static gboolean
+reply_saved (gpointer controller)
+{
+  return !kestrel_chat_controller_get_busy (controller) &&
+         kestrel_chat_controller_get_n_pending_saves (controller) == 0 &&
+         g_list_model_get_n_items (kestrel_chat_controller_get_messages (controller)) == 2;
+}
+
+static void
+no_history_activate_cb (GApplication *app,
+                        gboolean     *ran)
+{
+  KestrelApplication *kapp = KESTREL_APPLICATION (app);
+  KestrelWindow *window = KESTREL_WINDOW (create_main_window (kapp));
+  KestrelChatController *controller = kestrel_window_get_chat_controller (window);
+  g_autoptr(GPtrArray) listed = NULL;
+  g_autoptr(GError) error = NULL;
+
+  gtk_window_present (GTK_WINDOW (window));
+  iterate_until (engine_ready, kestrel_application_get_engine (kapp), 60);
+  kestrel_chat_controller_send (controller, "Forget this afterwards.", NULL);
+  iterate_until (reply_saved, controller, 60);
+  listed = kestrel_store_list_conversations (kestrel_application_get_store (kapp), FALSE, NULL, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (listed->len, ==, 1);
+
+  *ran = TRUE;
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_signal_stop_emission_by_name (app, "activate");
+}
+
+/* With "keep history" off, the session's conversations are gone after quitting. */
+static void
+test_window_session_no_history (void)
+{
+  KestrelApplication *app = kestrel_application_new (create_main_window);
+  g_autoptr(GSettings) settings = g_settings_new (APPLICATION_ID_BASE);
+  g_autofree char *db_path = NULL;
+  g_autoptr(KestrelStore) store = NULL;
+  g_autoptr(GPtrArray) listed = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean ran = FALSE;
+
+  g_settings_set_string (settings, "model-folder", tiny_dir);
+  g_settings_set_int (settings, "max-tokens", 4);
+  g_settings_set_boolean (settings, "keep-history", FALSE);
+
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect (app, "activate", G_CALLBACK (no_history_activate_cb), &ran);
+  g_assert_cmpint (g_application_run (G_APPLICATION (app), 0, NULL), ==, 0);
+  g_assert_true (ran);
+  g_object_unref (app);
+  g_settings_reset (settings, "keep-history");
+
+  db_path = kestrel_store_dup_default_path ();
+  store = kestrel_store_new (db_path, &error);
+  g_assert_no_error (error);
+  listed = kestrel_store_list_conversations (store, FALSE, NULL, 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (listed->len, ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -201,6 +282,7 @@ main (int   argc,
   gtk_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/kestrel/window-session/send", test_window_session_send);
+  g_test_add_func ("/kestrel/window-session/no-history", test_window_session_no_history);
   ret = g_test_run ();
 
   kestrel_test_remove_tree (tmp_root);
