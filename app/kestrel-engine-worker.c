@@ -242,17 +242,31 @@ handle_load (KestrelEngineWorker *worker,
 
 /* ---- sessions ---------------------------------------------------------------------- */
 
+/* Drops the least recently used cached session; FALSE when there is none. */
+static gboolean
+evict_least_recent (KestrelEngineWorker *worker)
+{
+  guint oldest = 0;
+
+  if (worker->sessions->len == 0)
+    return FALSE;
+  for (guint i = 1; i < worker->sessions->len; i++)
+    if (((CachedSession *) g_ptr_array_index (worker->sessions, i))->last_used <
+        ((CachedSession *) g_ptr_array_index (worker->sessions, oldest))->last_used)
+      oldest = i;
+  g_ptr_array_remove_index_fast (worker->sessions, oldest);
+  return TRUE;
+}
+
 static ke_session *
 session_for_conversation (KestrelEngineWorker  *worker,
                           const char           *conversation_id,
                           GError              **error)
 {
-  CachedSession *oldest = NULL;
   CachedSession *cached;
   ke_session_options options;
   ke_error *ke_err = NULL;
   ke_session *session;
-  guint oldest_index = 0;
 
   for (guint i = 0; i < worker->sessions->len; i++)
     {
@@ -262,19 +276,23 @@ session_for_conversation (KestrelEngineWorker  *worker,
           cached->last_used = g_get_monotonic_time ();
           return cached->session;
         }
-      if (oldest == NULL || cached->last_used < oldest->last_used)
-        {
-          oldest = cached;
-          oldest_index = i;
-        }
     }
 
-  /* Bounded: the least recently used conversation gives its cache up. */
+  /* Bounded by count: the least recently used conversation gives its cache up. */
   if (worker->sessions->len >= MAX_CACHED_SESSIONS)
-    g_ptr_array_remove_index_fast (worker->sessions, oldest_index);
+    evict_least_recent (worker);
 
+  /* Bounded by memory: each session's KV cache lives in GPU memory with the CUDA backend;
+   * when a new one does not fit, the least recently used sessions give theirs up until it
+   * does (or none is left, and the error stands). */
   ke_session_options_init (&options);
-  session = ke_session_new (worker->model, &options, &ke_err);
+  for (;;)
+    {
+      session = ke_session_new (worker->model, &options, &ke_err);
+      if (session != NULL || ke_err->code != KE_ERROR_DEVICE_MEMORY || !evict_least_recent (worker))
+        break;
+      g_clear_pointer (&ke_err, ke_error_free);
+    }
   if (session == NULL)
     {
       g_propagate_error (error, take_ke_error (ke_err));
