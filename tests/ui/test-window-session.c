@@ -113,6 +113,30 @@ reply_finished (gpointer model)
 }
 
 static gboolean
+reply_has_two_branches (gpointer model)
+{
+  g_autoptr(KestrelChatMessage) reply = NULL;
+
+  if (g_list_model_get_n_items (model) != 2)
+    return FALSE;
+  reply = g_list_model_get_item (model, 1);
+  return kestrel_chat_message_get_status (reply) == KESTREL_CHAT_MESSAGE_COMPLETE &&
+         kestrel_chat_message_get_branch_count (reply) == 2;
+}
+
+static gboolean
+reply_is_first_branch (gpointer model)
+{
+  g_autoptr(KestrelChatMessage) reply = NULL;
+
+  if (g_list_model_get_n_items (model) != 2)
+    return FALSE;
+  reply = g_list_model_get_item (model, 1);
+  return kestrel_chat_message_get_branch_count (reply) == 2 &&
+         kestrel_chat_message_get_branch_index (reply) == 0;
+}
+
+static gboolean
 sidebar_has_row (gpointer list)
 {
   return g_list_model_get_n_items (list) > 0;
@@ -168,6 +192,20 @@ activate_cb (GApplication *app,
   g_assert_cmpint (longest_update_usec, >, 0);
   g_assert_cmpint (longest_update_usec, <, 16000);
   g_assert_false (kestrel_composer_get_busy (composer));
+
+  /* Regenerate from the chat view (the row's button emits this): a second alternative;
+   * then the row's "previous" arrow shows the first again. */
+  {
+    KestrelChatView *view = kestrel_chat_page_get_chat_view (kestrel_window_get_chat_page (window));
+
+    g_signal_emit_by_name (view, "regenerate", reply);
+    iterate_until (reply_has_two_branches, messages, 60);
+    g_clear_object (&reply);
+    reply = g_list_model_get_item (messages, 1);
+    g_assert_cmpuint (kestrel_chat_message_get_branch_index (reply), ==, 1);
+    g_signal_emit_by_name (view, "switch-branch", reply, -1);
+    iterate_until (reply_is_first_branch, messages, 60);
+  }
 
   /* the new conversation shows in the sidebar (from the store's list model) */
   iterate_until (sidebar_has_row, kestrel_sidebar_get_conversations (kestrel_window_get_sidebar (window)), 10);
