@@ -11,6 +11,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "kestrel-download-error.h"
@@ -210,8 +212,8 @@ transfer_file (RunState              *state,
       if (position + (guint64) n > file->size)
         {
           g_set_error (&local_error, KESTREL_DOWNLOAD_ERROR, KESTREL_DOWNLOAD_ERROR_SIZE,
-                       _("The server sent more of %s than its listed size (%" G_GUINT64_FORMAT
-                         " bytes)"), file->path, file->size);
+                       _("The server sent more of %s than its listed size (%" PRIu64 " bytes)"),
+                       file->path, (uint64_t) file->size);
           break;
         }
       if (!g_output_stream_write_all (G_OUTPUT_STREAM (out), state->buffer, n, NULL,
@@ -236,8 +238,8 @@ transfer_file (RunState              *state,
     {
       /* The body ended early without a transport error: resume it like a dropped one. */
       g_set_error (&local_error, KESTREL_DOWNLOAD_ERROR, KESTREL_DOWNLOAD_ERROR_NETWORK,
-                   _("The connection ended after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-                     " bytes of %s"), position, file->size, file->path);
+                   _("The connection ended after %" PRIu64 " of %" PRIu64 " bytes of %s"),
+                   (uint64_t) position, (uint64_t) file->size, file->path);
       goto failed;
     }
 

@@ -490,8 +490,8 @@ kestrel_downloader_download_async (KestrelDownloader   *self,
       g_task_return_new_error (outer, KESTREL_DOWNLOAD_ERROR,
                                KESTREL_DOWNLOAD_ERROR_INVALID_REPO_ID,
                                _("“%s” is not a Hugging Face model name: expected the form "
-                                 "organisation/model, e.g. " KESTREL_DEFAULT_MODEL_REPO),
-                               self->repo_id ? self->repo_id : "");
+                                 "organisation/model, e.g. %s"),
+                               self->repo_id ? self->repo_id : "", KESTREL_DEFAULT_MODEL_REPO);
       return;
     }
 
