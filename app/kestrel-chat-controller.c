@@ -19,7 +19,11 @@
 
 #include "kestrel-attachment.h"
 #include "kestrel-chat-controller.h"
+#include "kestrel-chat-controller-private.h"
+#include "kestrel-chat-tools.h"
 #include "kestrel-message.h"
+#include "kestrel-read-file-tool.h"
+#include "kestrel-tool-call-parser.h"
 
 #define STORE_ID "kestrel-store-id"
 #define PARENT_ID "kestrel-parent-id"
@@ -42,6 +46,14 @@ struct _KestrelChatController
   KestrelChatMessage      *reply;
 
   guint                    n_pending_saves; /* replies whose final write is not done */
+
+  /* Tool calling (NULL registry: off). */
+  KestrelToolRegistry     *tools;
+  GHashTable              *always_allowed;  /* tool names the user always allows (session) */
+  GCancellable            *round_cancellable; /* a tool round is running (busy) */
+
+  KestrelChatGenerateFunc  generate_func;   /* tests: a scripted source instead of the engine */
+  gpointer                 generate_data;
 };
 
 G_DEFINE_FINAL_TYPE (KestrelChatController, kestrel_chat_controller, G_TYPE_OBJECT)
@@ -97,6 +109,15 @@ build_turns (KestrelChatController *self,
              guint                  end)
 {
   GPtrArray *turns = g_ptr_array_new_with_free_func ((GDestroyNotify) kestrel_chat_turn_unref);
+  g_autoptr(JsonArray) declarations = NULL;
+  gboolean first_user_seen = FALSE;
+
+  if (self->tools != NULL)
+    {
+      declarations = kestrel_tool_registry_dup_declarations (self->tools);
+      if (json_array_get_length (declarations) == 0)
+        g_clear_pointer (&declarations, json_array_unref);
+    }
 
   if (self->system_prompt != NULL && self->system_prompt[0] != '\0')
     g_ptr_array_add (turns, kestrel_chat_turn_new (KESTREL_ROLE_SYSTEM, self->system_prompt));
@@ -104,20 +125,40 @@ build_turns (KestrelChatController *self,
   for (guint i = 0; i < end; i++)
     {
       g_autoptr(KestrelChatMessage) message = g_list_model_get_item (G_LIST_MODEL (self->messages), i);
+      GListModel *calls = kestrel_chat_message_get_tool_calls (message);
+      guint n_calls = g_list_model_get_n_items (calls);
+      KestrelRole role = kestrel_chat_message_get_role (message);
+      const char *text = kestrel_chat_message_get_text (message);
+      g_autofree char *tool_text = NULL;
       KestrelChatTurn *turn;
       GPtrArray *images;
 
       /* Failed or empty replies are not part of what the model said. */
-      if (kestrel_chat_message_get_role (message) == KESTREL_ROLE_MODEL &&
-          kestrel_chat_message_get_text (message)[0] == '\0')
+      if (role == KESTREL_ROLE_MODEL && text[0] == '\0' && n_calls == 0)
         continue;
 
-      turn = kestrel_chat_turn_new (kestrel_chat_message_get_role (message),
-                                    kestrel_chat_message_get_text (message));
+      /* docs/tool-calling.md §1: the declarations open the first user turn; a model turn
+       * that made calls is "[calls]text", followed by one result turn per call. */
+      if (role == KESTREL_ROLE_USER && !first_user_seen && declarations != NULL)
+        text = tool_text = kestrel_chat_tools_first_user_text (declarations, text);
+      else if (role == KESTREL_ROLE_MODEL && n_calls > 0)
+        text = tool_text = kestrel_chat_tools_model_text (calls, text, FALSE);
+      if (role == KESTREL_ROLE_USER)
+        first_user_seen = TRUE;
+
+      turn = kestrel_chat_turn_new (role, text);
       images = kestrel_chat_message_get_images (message);
       for (guint j = 0; images != NULL && j < images->len; j++)
         kestrel_chat_turn_add_image (turn, g_ptr_array_index (images, j));
       g_ptr_array_add (turns, turn);
+
+      for (guint j = 0; role == KESTREL_ROLE_MODEL && j < n_calls; j++)
+        {
+          g_autoptr(KestrelToolCallRequest) request = g_list_model_get_item (calls, j);
+
+          g_ptr_array_add (turns, kestrel_chat_turn_new (KESTREL_ROLE_TOOL,
+                                                         kestrel_chat_tools_result_text (request)));
+        }
     }
 
   return turns;
@@ -216,6 +257,7 @@ thread_to_chat_thread (GTask        *task,
       KestrelMessage *stored = g_ptr_array_index (thread, i);
       KestrelChatMessage *message;
       GPtrArray *attachments = kestrel_message_get_attachments (stored);
+      GPtrArray *tool_calls = kestrel_message_get_tool_calls (stored);
       g_autoptr(JsonParser) parser = json_parser_new ();
       const char *stats = kestrel_message_get_stats (stored);
 
@@ -234,6 +276,19 @@ thread_to_chat_thread (GTask        *task,
           kestrel_chat_message_set_stats (message,
                                           (guint) json_object_get_int_member_with_default (o, "generated_tokens", 0),
                                           json_object_get_double_member_with_default (o, "tokens_per_second", 0));
+        }
+      for (guint j = 0; tool_calls != NULL && j < tool_calls->len; j++)
+        {
+          KestrelStoredToolCall *stored_call = g_ptr_array_index (tool_calls, j);
+          g_autoptr(KestrelToolCallRequest) request =
+            kestrel_tool_call_request_new (kestrel_stored_tool_call_get_name (stored_call),
+                                           kestrel_stored_tool_call_get_arguments (stored_call), FALSE);
+
+          kestrel_tool_call_request_set_store_id (request, kestrel_stored_tool_call_get_id (stored_call));
+          kestrel_tool_call_request_restore (request, kestrel_stored_tool_call_get_status (stored_call),
+                                             kestrel_stored_tool_call_get_approval (stored_call),
+                                             kestrel_stored_tool_call_get_result (stored_call));
+          kestrel_chat_message_add_tool_call (message, request);
         }
       for (guint j = 0; attachments != NULL && j < attachments->len; j++)
         {
@@ -339,6 +394,13 @@ typedef struct
   gboolean               finished;       /* the generation ended */
   KestrelMessageStatus   final_status;
   char                  *stats_json;
+
+  /* Tool calling (parser NULL: off).  Once `calls` is set the model's turn is over: the
+   * generation is stopped and whatever else arrives is dropped. */
+  KestrelToolCallParser *parser;
+  GPtrArray             *calls;          /* KestrelToolCall, one per request on the message */
+  guint                  rounds_done;    /* tool rounds this reply already used */
+  gboolean               round_started;
 } ReplyRow;
 
 static void
@@ -348,7 +410,68 @@ reply_row_free (ReplyRow *row)
   g_object_unref (row->self);
   g_object_unref (row->message);
   g_free (row->stats_json);
+  g_clear_object (&row->parser);
+  g_clear_pointer (&row->calls, g_ptr_array_unref);
   g_free (row);
+}
+
+static void maybe_start_round (ReplyRow *row);
+
+static char *
+arguments_json (KestrelToolCall *call)
+{
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+
+  json_node_set_object (node, call->arguments);
+  return json_to_string (node, FALSE);
+}
+
+/* Parser events → the message: text is shown, a call being written is announced, and a
+ * complete call list ends the model's turn (the generation is stopped; nothing of a
+ * half-written call ever runs, and an invalid one stays text). */
+static void
+reply_handle_events (ReplyRow          *row,
+                     GPtrArray         *events,
+                     KestrelGeneration *generation)
+{
+  for (guint i = 0; events != NULL && i < events->len && row->calls == NULL; i++)
+    {
+      KestrelToolCallEvent *event = g_ptr_array_index (events, i);
+
+      switch (event->kind)
+        {
+        case KESTREL_TOOL_CALL_EVENT_TEXT:
+          kestrel_chat_message_append_text (row->message, event->text);
+          break;
+        case KESTREL_TOOL_CALL_EVENT_CALL_STARTED:
+          {
+            g_autofree char *status = g_strdup_printf (_("Calling %s…"), event->name);
+            kestrel_chat_message_set_tool_status (row->message, status);
+          }
+          break;
+        case KESTREL_TOOL_CALL_EVENT_CALL_INVALID:
+          kestrel_chat_message_set_tool_status (row->message, NULL);
+          break;
+        case KESTREL_TOOL_CALL_EVENT_CALLS:
+          row->calls = g_ptr_array_ref (event->calls);
+          kestrel_chat_message_set_tool_status (row->message, NULL);
+          for (guint j = 0; j < row->calls->len; j++)
+            {
+              KestrelToolCall *call = g_ptr_array_index (row->calls, j);
+              KestrelTool *tool = kestrel_tool_registry_lookup (row->self->tools, call->name);
+              g_autofree char *args = arguments_json (call);
+              g_autoptr(KestrelToolCallRequest) request =
+                kestrel_tool_call_request_new (call->name, args, KESTREL_IS_READ_FILE_TOOL (tool));
+
+              kestrel_chat_message_add_tool_call (row->message, request);
+            }
+          if (generation != NULL)
+            kestrel_generation_cancel (generation);
+          break;
+        default:
+          break;
+        }
+    }
 }
 
 static void
@@ -384,7 +507,13 @@ reply_delta_cb (KestrelGeneration *generation,
                 const char        *delta,
                 ReplyRow          *row)
 {
-  kestrel_chat_message_append_text (row->message, delta);
+  if (row->parser == NULL)
+    kestrel_chat_message_append_text (row->message, delta);
+  else if (row->calls == NULL)
+    {
+      g_autoptr(GPtrArray) events = kestrel_tool_call_parser_feed (row->parser, delta, -1);
+      reply_handle_events (row, events, generation);
+    }
   /* cheap: the store copies the text and writes it at most once a second */
   if (row->store_id != 0)
     kestrel_store_update_message_text (row->self->store, row->store_id,
@@ -408,6 +537,14 @@ reply_finished_cb (KestrelGeneration *generation,
   KestrelGenerationStats stats;
   const GError *error = kestrel_generation_get_error (generation);
 
+  if (row->parser != NULL && row->calls == NULL)
+    {
+      /* held-back text, or a ```tool_code block the end of the reply completed */
+      g_autoptr(GPtrArray) events = kestrel_tool_call_parser_finish (row->parser);
+      reply_handle_events (row, events, NULL);
+    }
+  kestrel_chat_message_set_tool_status (row->message, NULL);
+
   kestrel_generation_get_stats (generation, &stats);
   kestrel_chat_message_set_stats (row->message, stats.generated_tokens, stats.tokens_per_second);
   row->stats_json = g_strdup_printf ("{\"prompt_tokens\": %u, \"cached_tokens\": %u, "
@@ -419,16 +556,22 @@ reply_finished_cb (KestrelGeneration *generation,
 
   switch (kestrel_generation_get_status (generation))
     {
+    case KESTREL_GENERATION_CANCELLED:
+      if (row->calls == NULL)
+        {
+          kestrel_chat_message_set_status (row->message, KESTREL_CHAT_MESSAGE_CANCELLED);
+          row->final_status = KESTREL_MESSAGE_STATUS_CANCELLED;
+          break;
+        }
+      /* stopped by us after a complete call list: the model's turn ended there */
+      G_GNUC_FALLTHROUGH;
     case KESTREL_GENERATION_COMPLETE:
       kestrel_chat_message_set_status (row->message, KESTREL_CHAT_MESSAGE_COMPLETE);
       row->final_status = KESTREL_MESSAGE_STATUS_COMPLETE;
       break;
-    case KESTREL_GENERATION_CANCELLED:
-      kestrel_chat_message_set_status (row->message, KESTREL_CHAT_MESSAGE_CANCELLED);
-      row->final_status = KESTREL_MESSAGE_STATUS_CANCELLED;
-      break;
     case KESTREL_GENERATION_FAILED:
     default:
+      g_clear_pointer (&row->calls, g_ptr_array_unref);
       kestrel_chat_message_set_error_message (row->message, error ? error->message : _("The reply failed"));
       kestrel_chat_message_set_status (row->message, KESTREL_CHAT_MESSAGE_FAILED);
       row->final_status = KESTREL_MESSAGE_STATUS_ERROR;
@@ -441,8 +584,15 @@ reply_finished_cb (KestrelGeneration *generation,
       g_signal_handlers_disconnect_by_data (generation, row);
       g_clear_object (&self->generation);
       g_clear_object (&self->reply);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
+      /* a tool round follows: still busy until it and the continuation are done */
+      if (row->calls != NULL)
+        self->round_cancellable = g_cancellable_new ();
+      else
+        g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
     }
+  else
+    g_clear_pointer (&row->calls, g_ptr_array_unref);  /* a reply nobody waits for */
+  maybe_start_round (row);
   /* The row is freed once both the reply ended and its store row is settled: here when it
    * could never be saved, in finish_done_cb after the final write, or by
    * reply_row_created_cb when the row appears later. */
@@ -465,14 +615,17 @@ reply_row_created_cb (GObject      *source,
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         report_error (row->self, _("The reply could not be saved"), error);
+      row->store_id = -1; /* never saved; finishing frees the row */
       if (row->finished)
-        reply_row_free (row);
-      else
-        row->store_id = -1; /* never saved; finishing frees the row */
+        {
+          maybe_start_round (row);
+          reply_row_free (row);
+        }
       return;
     }
 
   row->store_id = kestrel_message_get_id (stored);
+  maybe_start_round (row);
   set_message_store_id (row->message, STORE_ID, row->store_id);
   kestrel_chat_message_set_branch (row->message, kestrel_message_get_sibling_index (stored),
                                    MAX (kestrel_message_get_n_siblings (stored), 1));
@@ -496,9 +649,19 @@ start_reply (KestrelChatController *self,
   row->self = g_object_ref (self);
   row->message = g_object_ref (reply);
   self->n_pending_saves++;
+  if (self->tools != NULL)
+    {
+      g_autoptr(JsonArray) declarations = kestrel_tool_registry_dup_declarations (self->tools);
+
+      if (json_array_get_length (declarations) > 0)
+        row->parser = kestrel_tool_call_parser_new (declarations);
+    }
 
   self->reply = g_object_ref (reply);
-  self->generation = kestrel_engine_generate (self->engine, conversation_key, turns, &self->sampling);
+  if (self->generate_func != NULL)
+    self->generation = self->generate_func (conversation_key, turns, self->generate_data);
+  else
+    self->generation = kestrel_engine_generate (self->engine, conversation_key, turns, &self->sampling);
   g_signal_connect (self->generation, "delta", G_CALLBACK (reply_delta_cb), row);
   g_signal_connect (self->generation, "notify::status", G_CALLBACK (reply_status_cb), row);
   g_signal_connect (self->generation, "finished", G_CALLBACK (reply_finished_cb), row);
@@ -516,6 +679,151 @@ save_reply_row (KestrelChatController *self,
   kestrel_store_append_message_async (self->store, self->conversation_id, parent_id,
                                       KESTREL_MESSAGE_ROLE_MODEL, KESTREL_MESSAGE_STATUS_STREAMING,
                                       "", NULL, self->cancellable, reply_row_created_cb, row);
+}
+
+/* ---- tool rounds ------------------------------------------------------------------- */
+
+typedef struct
+{
+  KestrelChatController *self;          /* strong */
+  KestrelChatMessage    *message;       /* the model message that made the calls */
+  gint64                 message_store_id;
+  guint                  rounds_done;
+} RoundData;
+
+static void
+round_data_free (RoundData *rd)
+{
+  g_object_unref (rd->self);
+  g_object_unref (rd->message);
+  g_free (rd);
+}
+
+static void
+end_round (KestrelChatController *self)
+{
+  g_clear_object (&self->round_cancellable);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
+}
+
+static GPtrArray *
+message_requests (KestrelChatMessage *message)
+{
+  GListModel *model = kestrel_chat_message_get_tool_calls (message);
+  GPtrArray *requests = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    g_ptr_array_add (requests, g_list_model_get_item (model, i));
+  return requests;
+}
+
+static void
+round_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  RoundData *rd = user_data;
+  KestrelChatController *self = rd->self;
+  g_autoptr(KestrelChatMessage) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean found = FALSE;
+  guint position = 0;
+  ReplyRow *row;
+
+  if (!kestrel_chat_tools_run_round_finish (result, &error) ||
+      self->round_cancellable == NULL || g_cancellable_is_cancelled (self->round_cancellable) ||
+      !(found = g_list_store_find (self->messages, rd->message, &position)) ||
+      position + 1 != g_list_model_get_n_items (G_LIST_MODEL (self->messages)))
+    {
+      if (self->round_cancellable != NULL)
+        end_round (self);
+      round_data_free (rd);
+      return;
+    }
+
+  /* The model continues in the same session: the engine finds the conversation's cached
+   * prefix and reads only the call turn and the results. */
+  g_clear_object (&self->round_cancellable);
+  reply = kestrel_chat_message_new (KESTREL_ROLE_MODEL, "");
+  kestrel_chat_message_set_status (reply, KESTREL_CHAT_MESSAGE_PENDING);
+  g_list_store_append (self->messages, reply);
+  row = start_reply (self, reply, position + 1);
+  row->rounds_done = rd->rounds_done + 1;
+  if (rd->message_store_id > 0)
+    save_reply_row (self, row, rd->message_store_id);
+  else
+    row->store_id = -1;
+  round_data_free (rd);
+}
+
+/* Runs the calls of a finished reply once its store row is settled (the calls are stored
+ * under it). */
+static void
+maybe_start_round (ReplyRow *row)
+{
+  KestrelChatController *self = row->self;
+  g_autoptr(GPtrArray) requests = NULL;
+  g_autoptr(GError) error = NULL;
+  RoundData *rd;
+
+  if (row->calls == NULL || row->round_started || !row->finished || row->store_id == 0)
+    return;
+  row->round_started = TRUE;
+  requests = message_requests (row->message);
+
+  for (guint i = 0; row->store_id > 0 && i < requests->len; i++)
+    {
+      KestrelToolCallRequest *request = g_ptr_array_index (requests, i);
+      g_autoptr(KestrelStoredToolCall) stored = NULL;
+
+      stored = kestrel_store_add_tool_call (self->store, row->store_id,
+                                            kestrel_tool_call_request_get_name (request),
+                                            kestrel_tool_call_request_get_arguments (request), &error);
+      if (stored == NULL)
+        {
+          report_error (self, _("The tool call could not be saved"), error);
+          g_clear_error (&error);
+          continue;
+        }
+      kestrel_tool_call_request_set_store_id (request, kestrel_stored_tool_call_get_id (stored));
+    }
+
+  if (self->round_cancellable == NULL || g_cancellable_is_cancelled (self->round_cancellable))
+    error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The reply was stopped before this call ran"));
+  else
+    kestrel_tool_registry_check_round (self->tools, row->rounds_done, &error);
+  if (error != NULL)
+    {
+      g_autofree char *model_result = kestrel_tool_result_for_error (error);
+
+      for (guint i = 0; i < requests->len; i++)
+        {
+          KestrelToolCallRequest *request = g_ptr_array_index (requests, i);
+          g_autoptr(GError) save_error = NULL;
+
+          if (kestrel_tool_call_request_get_approval (request) == KESTREL_TOOL_APPROVAL_PENDING)
+            kestrel_tool_call_request_set_approval (request, KESTREL_TOOL_APPROVAL_DENIED);
+          kestrel_tool_call_request_set_error (request, error->message, model_result);
+          if (kestrel_tool_call_request_get_store_id (request) > 0 &&
+              !kestrel_store_update_tool_call (self->store, kestrel_tool_call_request_get_store_id (request),
+                                               KESTREL_TOOL_CALL_STATUS_ERROR,
+                                               kestrel_tool_call_request_get_approval (request),
+                                               model_result, &save_error))
+            g_warning ("A tool call could not be saved: %s", save_error->message);
+        }
+      if (self->round_cancellable != NULL)
+        end_round (self);
+      return;
+    }
+
+  rd = g_new0 (RoundData, 1);
+  rd->self = g_object_ref (self);
+  rd->message = g_object_ref (row->message);
+  rd->message_store_id = row->store_id;
+  rd->rounds_done = row->rounds_done;
+  kestrel_chat_tools_run_round_async (self->tools, self->store, requests, row->calls,
+                                      self->always_allowed, self->round_cancellable,
+                                      round_done_cb, rd);
 }
 
 /* ---- send -------------------------------------------------------------------------- */
@@ -599,7 +907,7 @@ kestrel_chat_controller_send (KestrelChatController *self,
   g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
   g_return_if_fail (text != NULL);
 
-  if (self->generation != NULL)
+  if (kestrel_chat_controller_get_busy (self))
     return;
 
   if (self->conversation_id == 0)
@@ -668,6 +976,8 @@ kestrel_chat_controller_cancel (KestrelChatController *self)
 
   if (self->generation != NULL)
     kestrel_generation_cancel (self->generation);
+  if (self->round_cancellable != NULL)
+    g_cancellable_cancel (self->round_cancellable);
 }
 
 /* ---- regenerate / delete ----------------------------------------------------------- */
@@ -695,7 +1005,7 @@ kestrel_chat_controller_regenerate (KestrelChatController *self,
 
   g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
 
-  if (self->generation != NULL || kestrel_chat_message_get_role (message) != KESTREL_ROLE_MODEL)
+  if (kestrel_chat_controller_get_busy (self) || kestrel_chat_message_get_role (message) != KESTREL_ROLE_MODEL)
     return;
   position = position_of (self, message, &found);
   parent_id = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (message), PARENT_ID));
@@ -752,7 +1062,7 @@ kestrel_chat_controller_edit (KestrelChatController *self,
 
   g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
 
-  if (self->generation != NULL || kestrel_chat_message_get_role (message) != KESTREL_ROLE_USER)
+  if (kestrel_chat_controller_get_busy (self) || kestrel_chat_message_get_role (message) != KESTREL_ROLE_USER)
     return;
   position = position_of (self, message, &found);
   if (!found)
@@ -782,7 +1092,7 @@ kestrel_chat_controller_switch_branch (KestrelChatController *self,
 
   g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
 
-  if (self->generation != NULL || id <= 0)
+  if (kestrel_chat_controller_get_busy (self) || id <= 0)
     return;
   siblings = kestrel_store_list_siblings (self->store, id, &error);
   if (siblings == NULL)
@@ -839,7 +1149,7 @@ kestrel_chat_controller_get_conversation_id (KestrelChatController *self)
 gboolean
 kestrel_chat_controller_get_busy (KestrelChatController *self)
 {
-  return self->generation != NULL;
+  return self->generation != NULL || self->round_cancellable != NULL;
 }
 
 guint
@@ -857,6 +1167,32 @@ kestrel_chat_controller_set_system_prompt (KestrelChatController *self,
 }
 
 void
+kestrel_chat_controller_set_tools (KestrelChatController *self,
+                                   KestrelToolRegistry   *tools)
+{
+  g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
+  g_return_if_fail (tools == NULL || KESTREL_IS_TOOL_REGISTRY (tools));
+
+  g_set_object (&self->tools, tools);
+}
+
+KestrelToolRegistry *
+kestrel_chat_controller_get_tools (KestrelChatController *self)
+{
+  g_return_val_if_fail (KESTREL_IS_CHAT_CONTROLLER (self), NULL);
+  return self->tools;
+}
+
+void
+_kestrel_chat_controller_set_generate_func (KestrelChatController   *self,
+                                            KestrelChatGenerateFunc  func,
+                                            gpointer                 user_data)
+{
+  self->generate_func = func;
+  self->generate_data = user_data;
+}
+
+void
 kestrel_chat_controller_set_sampling (KestrelChatController         *self,
                                       const KestrelSamplingSettings *settings)
 {
@@ -871,6 +1207,8 @@ kestrel_chat_controller_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   if (self->generation != NULL)
     kestrel_generation_cancel (self->generation);
+  if (self->round_cancellable != NULL)
+    g_cancellable_cancel (self->round_cancellable);
 
   G_OBJECT_CLASS (kestrel_chat_controller_parent_class)->dispose (object);
 }
@@ -886,6 +1224,9 @@ kestrel_chat_controller_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->store);
   g_clear_object (&self->engine);
+  g_clear_object (&self->tools);
+  g_clear_object (&self->round_cancellable);
+  g_clear_pointer (&self->always_allowed, g_hash_table_unref);
   g_free (self->system_prompt);
 
   G_OBJECT_CLASS (kestrel_chat_controller_parent_class)->finalize (object);
@@ -933,5 +1274,6 @@ kestrel_chat_controller_init (KestrelChatController *self)
 {
   self->messages = g_list_store_new (KESTREL_TYPE_CHAT_MESSAGE);
   self->cancellable = g_cancellable_new ();
+  self->always_allowed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   kestrel_sampling_settings_init (&self->sampling);
 }
