@@ -13,6 +13,7 @@
 
 #include <glib/gi18n.h>
 
+#include "kestrel-app-tools.h"
 #include "kestrel-chat-controller.h"
 #include "kestrel-conversation.h"
 #include "kestrel-conversation-list.h"
@@ -25,6 +26,7 @@ typedef struct
   KestrelStore            *store;
   GSettings               *settings;
   KestrelChatController   *controller;
+  KestrelToolRegistry     *tools;
   KestrelConversationList *conversations;
 } Session;
 
@@ -34,6 +36,7 @@ session_free (Session *session)
   g_signal_handlers_disconnect_by_data (session->engine, session);
   g_signal_handlers_disconnect_by_data (session->settings, session);
   g_clear_object (&session->controller);
+  g_clear_object (&session->tools);
   g_clear_object (&session->conversations);
   g_clear_object (&session->engine);
   g_clear_object (&session->store);
@@ -134,6 +137,9 @@ apply_settings (Session *session)
   sampling.max_tokens = (guint) MAX (g_settings_get_int (session->settings, "max-tokens"), 0);
   kestrel_chat_controller_set_sampling (session->controller, &sampling);
   kestrel_chat_controller_set_system_prompt (session->controller, system_prompt);
+  kestrel_chat_controller_set_tools (session->controller,
+                                     g_settings_get_boolean (session->settings, "tools-enabled")
+                                     ? session->tools : NULL);
 }
 
 static void
@@ -294,6 +300,20 @@ kestrel_window_attach_session (KestrelWindow *self,
   session->store = g_object_ref (store);
   session->settings = g_object_ref (settings);
   session->controller = kestrel_chat_controller_new (store, engine);
+  {
+    g_autofree char *external = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (g_settings_get_boolean (settings, "external-tools-enabled"))
+      external = kestrel_app_tools_dup_external_path ();
+    session->tools = kestrel_app_tools_new (store, external, &error);
+    if (error != NULL)
+      {
+        g_autofree char *message = g_strdup_printf (_("The command tools in %s were not loaded: %s"),
+                                                    external, error->message);
+        toast (session, message);
+      }
+  }
   session->conversations = kestrel_conversation_list_new (store, FALSE);
   g_object_set_data_full (G_OBJECT (self), "kestrel-session", session, (GDestroyNotify) session_free);
 
