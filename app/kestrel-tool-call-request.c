@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 
 #include "kestrel-tool-call-request.h"
+#include "kestrel-tool-prompt.h"
 
 struct _KestrelToolCallRequest
 {
@@ -69,20 +70,24 @@ kestrel_tool_call_request_get_arguments (KestrelToolCallRequest *self)
 }
 
 char *
-kestrel_tool_call_request_dup_arguments_pretty (KestrelToolCallRequest *self)
+kestrel_tool_call_request_pretty_json (const char *json)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(JsonGenerator) generator = NULL;
 
+  g_return_val_if_fail (json != NULL, NULL);
+
+  if (!json_parser_load_from_data (parser, json, -1, NULL) || json_parser_get_root (parser) == NULL)
+    return g_strdup (json);
+  /* json.dumps(indent=4), the form the model itself reads */
+  return kestrel_tool_prompt_json_dumps (json_parser_get_root (parser), TRUE);
+}
+
+char *
+kestrel_tool_call_request_dup_arguments_pretty (KestrelToolCallRequest *self)
+{
   g_return_val_if_fail (KESTREL_IS_TOOL_CALL_REQUEST (self), NULL);
 
-  if (!json_parser_load_from_data (parser, self->arguments, -1, NULL))
-    return g_strdup (self->arguments);
-  generator = json_generator_new ();
-  json_generator_set_pretty (generator, TRUE);
-  json_generator_set_indent (generator, 2);
-  json_generator_set_root (generator, json_parser_get_root (parser));
-  return json_generator_to_data (generator, NULL);
+  return kestrel_tool_call_request_pretty_json (self->arguments);
 }
 
 gboolean

@@ -29,6 +29,8 @@ const char             *kestrel_tool_call_request_get_name      (KestrelToolCall
 const char             *kestrel_tool_call_request_get_arguments (KestrelToolCallRequest *self);
 /* The arguments indented for reading (the card shows these). */
 char                   *kestrel_tool_call_request_dup_arguments_pretty (KestrelToolCallRequest *self);
+/* JSON text indented for reading; text that is not JSON comes back as it is. */
+char                   *kestrel_tool_call_request_pretty_json   (const char             *json);
 /* The read_file tool: the file is picked by the user at approval time. */
 gboolean                kestrel_tool_call_request_get_needs_file (KestrelToolCallRequest *self);
 GFile                  *kestrel_tool_call_request_get_file      (KestrelToolCallRequest *self);

@@ -13,7 +13,6 @@
 
 #include <adwaita.h>
 #include <glib/gi18n.h>
-#include <json-glib/json-glib.h>
 #include <string.h>
 
 #include "kestrel-tool-call-card.h"
@@ -51,22 +50,6 @@ is_long (const char *text)
   return FALSE;
 }
 
-/* The result as the user reads it: indented when it is JSON. */
-static char *
-pretty_result (const char *result)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(JsonGenerator) generator = NULL;
-
-  if (!json_parser_load_from_data (parser, result, -1, NULL))
-    return g_strdup (result);
-  generator = json_generator_new ();
-  json_generator_set_pretty (generator, TRUE);
-  json_generator_set_indent (generator, 2);
-  json_generator_set_root (generator, json_parser_get_root (parser));
-  return json_generator_to_data (generator, NULL);
-}
-
 static void
 update (KestrelToolCallCard *self)
 {
@@ -102,7 +85,7 @@ update (KestrelToolCallCard *self)
 
   if (status == KESTREL_TOOL_CALL_STATUS_COMPLETE && kestrel_tool_call_request_get_result (self->request) != NULL)
     {
-      g_autofree char *text = pretty_result (kestrel_tool_call_request_get_result (self->request));
+      g_autofree char *text = kestrel_tool_call_request_pretty_json (kestrel_tool_call_request_get_result (self->request));
       g_autofree char *title = g_strdup_printf (_("Result (%zu bytes)"),
                                                 strlen (kestrel_tool_call_request_get_result (self->request)));
 

@@ -79,7 +79,7 @@ test_card_allow_run_result (void)
 
   /* pending: name, pretty arguments, the three buttons */
   g_assert_nonnull (find_shown_label (card, "search_history"));
-  g_assert_nonnull (find_shown_label (card, "\"query\" : \"pelicans\""));
+  g_assert_nonnull (find_shown_label (card, "\"query\": \"pelicans\""));
   g_assert_nonnull (find_shown_label (card, "Waiting for your approval"));
   g_assert_nonnull (allow);
   g_assert_true (shown (GTK_WIDGET (allow), card));
