@@ -51,6 +51,7 @@ struct _KestrelChatController
   KestrelToolRegistry     *tools;
   GHashTable              *always_allowed;  /* tool names the user always allows (session) */
   GCancellable            *round_cancellable; /* a tool round is running (busy) */
+  gboolean                 stop_requested;    /* Stop came while the reply streamed */
 
   KestrelChatGenerateFunc  generate_func;   /* tests: a scripted source instead of the engine */
   gpointer                 generate_data;
@@ -586,7 +587,12 @@ reply_finished_cb (KestrelGeneration *generation,
       g_clear_object (&self->reply);
       /* a tool round follows: still busy until it and the continuation are done */
       if (row->calls != NULL)
-        self->round_cancellable = g_cancellable_new ();
+        {
+          self->round_cancellable = g_cancellable_new ();
+          /* Stop pressed after the list was complete: its calls do not run */
+          if (self->stop_requested)
+            g_cancellable_cancel (self->round_cancellable);
+        }
       else
         g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
     }
@@ -658,6 +664,7 @@ start_reply (KestrelChatController *self,
     }
 
   self->reply = g_object_ref (reply);
+  self->stop_requested = FALSE;
   if (self->generate_func != NULL)
     self->generation = self->generate_func (conversation_key, turns, self->generate_data);
   else
@@ -975,7 +982,10 @@ kestrel_chat_controller_cancel (KestrelChatController *self)
   g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
 
   if (self->generation != NULL)
-    kestrel_generation_cancel (self->generation);
+    {
+      self->stop_requested = TRUE;
+      kestrel_generation_cancel (self->generation);
+    }
   if (self->round_cancellable != NULL)
     g_cancellable_cancel (self->round_cancellable);
 }

@@ -35,6 +35,16 @@ session_free (Session *session)
 {
   g_signal_handlers_disconnect_by_data (session->engine, session);
   g_signal_handlers_disconnect_by_data (session->settings, session);
+  /* a tool call waiting for approval holds the controller: end it with the window */
+  if (session->controller != NULL)
+    {
+      /* nobody listens any more (the widgets are going away) */
+      g_signal_handlers_disconnect_by_data (session->controller, session);
+      g_signal_handlers_disconnect_matched (session->controller, G_SIGNAL_MATCH_ID,
+                                            g_signal_lookup ("notify", G_TYPE_OBJECT), 0,
+                                            NULL, NULL, NULL);
+      kestrel_chat_controller_cancel (session->controller);
+    }
   g_clear_object (&session->controller);
   g_clear_object (&session->tools);
   g_clear_object (&session->conversations);
