@@ -92,6 +92,11 @@ struct ke_backend {
 /* Backend constructors.  Each validates what it needs from config/weights. */
 ke_backend *ke_cpu_backend_new (const ke_config *config, const ke_weights *weights,
                                 const ke_model_options *options, ke_error **error);
+/* engine/cuda (builds with CUDA only): KE_ERROR_NO_DEVICE without a usable GPU,
+ * KE_ERROR_DEVICE_MEMORY when the weights do not fit, KE_ERROR_UNSUPPORTED for shapes or
+ * GPUs it does not run. */
+ke_backend *ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
+                                 const ke_model_options *options, ke_error **error);
 
 /* Builds a model around config/weights/tokenizer (tokenizer may be NULL) that `owner`
  * keeps alive; owner_free(owner) runs in ke_model_free, or at once when this fails.

@@ -14,6 +14,9 @@
 
 #include "ke-internal.h"
 #include "ke-backend.h"
+#if KE_HAVE_CUDA
+#include "ke-cuda.h"
+#endif
 
 /* Contexts above this need an explicit max_context (the KV cache grows with it). */
 #define KE_DEFAULT_MAX_CONTEXT 8192u
@@ -59,12 +62,27 @@ ke_model_new_internal (const ke_config *config, const ke_weights *weights,
 
   switch (options->backend) {
   case KE_BACKEND_CPU:
-  case KE_BACKEND_AUTO: /* the CUDA backend joins the dispatch when it lands */
+    model->backend = ke_cpu_backend_new (config, weights, options, error);
+    break;
+  case KE_BACKEND_AUTO:
+    /* CUDA when there is a GPU; its errors (KE_ERROR_DEVICE_MEMORY, KE_ERROR_UNSUPPORTED, …)
+     * go to the caller, which may fall back to the CPU visibly (the app's engine worker
+     * does).  The CPU without a GPU or without CUDA in the build. */
+#if KE_HAVE_CUDA
+    if (ke_cuda_device_count () > 0) {
+      model->backend = ke_cuda_backend_new (config, weights, options, error);
+      break;
+    }
+#endif
     model->backend = ke_cpu_backend_new (config, weights, options, error);
     break;
   case KE_BACKEND_CUDA:
+#if KE_HAVE_CUDA
+    model->backend = ke_cuda_backend_new (config, weights, options, error);
+#else
     ke_set_error (error, KE_ERROR_UNSUPPORTED,
                   "The CUDA backend is not part of this build; use the CPU backend.");
+#endif
     break;
   default:
     ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "Unknown backend %d.", (int) options->backend);

@@ -138,6 +138,11 @@ kernel_4x4 (const float *const x[4], const float *w, size_t kn, float acc[4][4])
       acc[t][r] += s[t][r];
 }
 
+typedef float v16 __attribute__ ((vector_size (64)));
+typedef float v16u __attribute__ ((vector_size (64), aligned (4)));
+typedef uint8_t v16b __attribute__ ((vector_size (16)));
+typedef uint16_t v16h __attribute__ ((vector_size (32)));
+typedef uint32_t v16w __attribute__ ((vector_size (64)));
 typedef uint8_t v8b __attribute__ ((vector_size (8)));
 typedef uint16_t v8h __attribute__ ((vector_size (16)));
 typedef uint32_t v8w __attribute__ ((vector_size (32)));
@@ -164,6 +169,29 @@ load8_bf16 (const uint16_t *p, v8 *out)
   memcpy (out, &bits, sizeof *out);
 }
 
+static inline __attribute__ ((always_inline)) void
+load16_fp8 (const uint8_t *p, v16 *out)
+{
+  v16b b;
+  memcpy (&b, p, sizeof b);
+  v16w u = __builtin_convertvector (b, v16w);
+  v16w bits = ((u & 0x7fu) << 20) | ((u & 0x80u) << 24);
+  v16 f;
+  memcpy (&f, &bits, sizeof f);
+  *out = f * 0x1p120f;
+}
+
+static inline __attribute__ ((always_inline)) void
+load16_bf16 (const uint16_t *p, v16 *out)
+{
+  v16h h;
+  memcpy (&h, p, sizeof h);
+  v16w bits = __builtin_convertvector (h, v16w) << 16;
+  memcpy (out, &bits, sizeof *out);
+}
+
+#define load16(p) (*(const v16u *) (p))
+
 /* One token (decode): each weight is used once, so it is converted in registers and
  * multiplied at once instead of going through a tile. */
 KE_SIMD_CLONES static void
@@ -182,6 +210,19 @@ gemv_task (void *ctx, size_t task, int thread)
     float tail = 0.0f;
     if (w->dtype == KE_DTYPE_F8_E4M3) {
       const uint8_t *row = (const uint8_t *) w->data + (r0 + r) * in;
+      v16 b0 = { 0 }, b1 = { 0 };
+      for (; k + 32 <= in; k += 32) {
+        v16 w0, w1;
+        load16_fp8 (row + k, &w0);
+        load16_fp8 (row + k + 16, &w1);
+        b0 += load16 (x + k) * w0;
+        b1 += load16 (x + k + 16) * w1;
+      }
+      v16 bs = b0 + b1;
+      for (int l = 0; l < 8; l++) {
+        a0[l] = bs[l];
+        a1[l] = bs[l + 8];
+      }
       for (; k + 16 <= in; k += 16) {
         v8 w0, w1;
         load8_fp8 (row + k, &w0);
@@ -193,6 +234,19 @@ gemv_task (void *ctx, size_t task, int thread)
         tail += x[k] * fp8_to_f32_fast (row[k]);
     } else if (w->dtype == KE_DTYPE_BF16) {
       const uint16_t *row = (const uint16_t *) w->data + (r0 + r) * in;
+      v16 b0 = { 0 }, b1 = { 0 };
+      for (; k + 32 <= in; k += 32) {
+        v16 w0, w1;
+        load16_bf16 (row + k, &w0);
+        load16_bf16 (row + k + 16, &w1);
+        b0 += load16 (x + k) * w0;
+        b1 += load16 (x + k + 16) * w1;
+      }
+      v16 bs = b0 + b1;
+      for (int l = 0; l < 8; l++) {
+        a0[l] = bs[l];
+        a1[l] = bs[l + 8];
+      }
       for (; k + 16 <= in; k += 16) {
         v8 w0, w1;
         load8_bf16 (row + k, &w0);

@@ -271,7 +271,7 @@ ke_cpu_text_forward (ke_cpu_text *text, ke_cpu_kv *kv, const ke_token *ids,
     return ke_set_error (error, KE_ERROR_CONTEXT_FULL,
                          "%u + %u tokens do not fit in a context of %u.", pos0, n_tokens,
                          kv->capacity);
-  size_t need = (size_t) ke_cpu_pool_n_threads (text->pool) * (pos0 + n_tokens);
+  size_t need = (size_t) ke_cpu_pool_n_threads (text->pool) * KE_CPU_ATT_QBLOCK * (pos0 + n_tokens);
   if (need > text->scores_len) {
     float *s = ke_realloc_array (text->scores, need, sizeof (float));
     if (!s)

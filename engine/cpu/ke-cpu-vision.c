@@ -104,7 +104,7 @@ ke_cpu_vision_encode (ke_cpu_pool *pool, const ke_config *config, const ke_weigh
   b.v = ke_malloc_array (n * vh, sizeof (float));
   b.att = ke_malloc_array (n * vh, sizeof (float));
   b.mlp = ke_malloc_array (n * vi, sizeof (float));
-  b.scores = ke_malloc_array (n_threads * n, sizeof (float));
+  b.scores = ke_malloc_array (n_threads * KE_CPU_ATT_QBLOCK * n, sizeof (float));
   b.tiles = aligned_alloc (64, n_threads * KE_CPU_TILE_FLOATS * sizeof (float));
   int32_t *group = calloc (n, sizeof (int32_t)); /* one group: everything sees everything */
   if (!params || !b.x || !b.h || !b.q || !b.k || !b.v || !b.att || !b.mlp || !b.scores ||

@@ -82,7 +82,7 @@ ke_cpu_mask_visible (uint32_t i, uint32_t j, uint32_t window, int32_t group_i,
 
 /* ---- linear layers (ke-cpu-linear.c) -------------------------------------------------- */
 
-#define KE_CPU_TILE_ROWS 16
+#define KE_CPU_TILE_ROWS 64
 #define KE_CPU_TILE_K 512
 #define KE_CPU_TILE_FLOATS (KE_CPU_TILE_ROWS * KE_CPU_TILE_K)
 
@@ -106,8 +106,10 @@ typedef struct ke_cpu_attention {
   uint32_t window;       /* 0 = global */
   float scale;
   const int32_t *group;  /* [n_q] image-run id per query (-1 text); NULL = none */
-  float *scores;         /* scratch: n_threads × (pos0 + n_q) floats */
+  float *scores;         /* scratch: n_threads × KE_CPU_ATT_QBLOCK × (pos0 + n_q) floats */
 } ke_cpu_attention;
+
+#define KE_CPU_ATT_QBLOCK 4
 
 /* Scaled dot-product attention with the mask above (keys of earlier batches are never in
  * one of this batch's image runs). */

@@ -118,7 +118,7 @@ bool ke_cuda_geglu (const float *gate_up, int n_tokens, int inter, const ke_norm
  * The projections are rounded to bf16 first and the normed q/k too (HF's bf16 tensors);
  * the rotation itself is f32.
  * RoPE: rotate_half convention, inv_freq[i] = theta^(-2i/head_dim) / scaling,
- * angle = pos · inv_freq[i] in f32 (as transformers).  head_dim a multiple of 64, ≤ 1024. */
+ * angle = pos · inv_freq[i] in f32 (as transformers).  head_dim a multiple of 32, ≤ 1024. */
 typedef struct ke_rope_args {
   const float *qkv;
   int n_tokens, n_q, n_kv, head_dim;

@@ -23,6 +23,9 @@ qk_norm_rope_kernel (ke_rope_args a)
   ke_pdl_wait ();
   const int t = blockIdx.x, head = blockIdx.y, i = threadIdx.x;
   const int d = a.head_dim, half = d / 2;
+  /* head_dim 32 (tiny test shapes) runs 32 threads for 16 pairs: the rest only join the
+   * block reduction. */
+  const bool lane_on = i < half;
   const int n_heads = a.n_q + 2 * a.n_kv;
   const float *src = a.qkv + ((size_t) t * n_heads + head) * d;
   const int pos = a.pos[t];
@@ -30,10 +33,13 @@ qk_norm_rope_kernel (ke_rope_args a)
     return;
   const int slot = pos % a.capacity;
   /* The projection's output as HF holds it: bf16. */
-  float x0 = ke_round_bf16_dev (src[i]), x1 = ke_round_bf16_dev (src[i + half]);
+  float x0 = lane_on ? ke_round_bf16_dev (src[i]) : 0.0f;
+  float x1 = lane_on ? ke_round_bf16_dev (src[i + half]) : 0.0f;
 
   if (head >= a.n_q + a.n_kv) { /* value head: copy into the cache */
     const int kvh = head - a.n_q - a.n_kv;
+    if (!lane_on)
+      return;
     uint16_t *dst = a.v_cache + ((size_t) kvh * a.capacity + slot) * d;
     dst[i] = ke_f32_to_bf16_bits (x0);
     dst[i + half] = ke_f32_to_bf16_bits (x1);
@@ -42,6 +48,8 @@ qk_norm_rope_kernel (ke_rope_args a)
   const bool is_q = head < a.n_q;
   const uint16_t *w = is_q ? a.q_norm : a.k_norm;
   float ss = ke_block_sum (x0 * x0 + x1 * x1, scratch);
+  if (!lane_on)
+    return;
   const float inv = rsqrtf (ss / (float) d + a.eps);
   x0 = ke_round_bf16_dev (x0 * inv * (1.0f + ke_bf16_bits_to_f32 (w[i])));
   x1 = ke_round_bf16_dev (x1 * inv * (1.0f + ke_bf16_bits_to_f32 (w[i + half])));
@@ -69,9 +77,9 @@ extern "C" bool
 ke_cuda_qk_norm_rope (const ke_rope_args *a, void *stream, ke_error **error)
 {
   if (a == NULL || a->n_tokens <= 0 || a->n_q <= 0 || a->n_kv <= 0 || a->n_q % a->n_kv != 0 ||
-      a->head_dim <= 0 || a->head_dim % 64 != 0 || a->head_dim > 1024 || a->capacity <= 0)
+      a->head_dim <= 0 || a->head_dim % 32 != 0 || a->head_dim > 1024 || a->capacity <= 0)
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
-                         "QK-norm/RoPE: unsupported shape (head_dim must be a multiple of 64, "
+                         "QK-norm/RoPE: unsupported shape (head_dim must be a multiple of 32, "
                          "at most 1024; q heads a multiple of kv heads)");
   if (a->qkv == NULL || a->pos == NULL || a->q_norm == NULL || a->k_norm == NULL ||
       a->q_out == NULL || a->k_cache == NULL || a->v_cache == NULL)
@@ -80,5 +88,6 @@ ke_cuda_qk_norm_rope (const ke_rope_args *a, void *stream, ke_error **error)
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                          "QK-norm/RoPE: theta must be > 1 and scaling > 0");
   dim3 grid (a->n_tokens, a->n_q + 2 * a->n_kv);
-  return KE_LAUNCH (error, qk_norm_rope_kernel, grid, a->head_dim / 2, 0, stream, *a);
+  const int threads = (a->head_dim / 2 + 31) / 32 * 32; /* whole warps for the reduction */
+  return KE_LAUNCH (error, qk_norm_rope_kernel, grid, threads, 0, stream, *a);
 }

@@ -28,6 +28,12 @@ bool ke_cuda_memcpy_d2h (void *dst, const void *src, size_t bytes, ke_error **er
 bool ke_cuda_memset (void *dst, int value, size_t bytes, ke_error **error);
 bool ke_cuda_synchronize (ke_error **error);
 
+/* Measured read bandwidth of the current device (GB/s, 1e9 bytes): a read-only kernel over
+ * `bytes` (use ≫ L2, e.g. 2 GiB), median of 7 runs (ke-cuda-bandwidth.cu). */
+bool ke_cuda_read_bandwidth (size_t bytes, double *gb_per_s, ke_error **error);
+/* cudaMemGetInfo of the current device. */
+bool ke_cuda_mem_info (size_t *free_bytes, size_t *total_bytes, ke_error **error);
+
 /* ---- FP8 GEMM through cuBLASLt --------------------------------------------------------
  *
  *   Y[M, N] (bf16, row-major) = (X[M, K] · W[N, K]ᵀ) ⊙ (x_scale[M] ⊗ w_scale[N])

@@ -536,13 +536,10 @@ ke_gen_checkpoint (const char *out_dir, const ke_gen_options *options, ke_progre
   pthread_once (&lut_once, build_lut);
   if (!make_dir (out_dir, error))
     goto out;
-  if (strncmp (shape.name, "tiny", 4) == 0) {
-    if (!ke_gen_read_tokens (o.tokenizer_path, &tokens, error))
-      goto out;
-  } else if (!ke_file_exists (o.tokenizer_path)) {
-    ke_set_error (error, KE_ERROR_IO, "Cannot open %s", o.tokenizer_path);
+  /* Every shape takes its special ids (bos, eos, image markers) from the tokenizer it
+   * ships with, so that chat prompts with images work on any generated checkpoint. */
+  if (!ke_gen_read_tokens (o.tokenizer_path, &tokens, error))
     goto out;
-  }
   if (!ke_gen_write_side_files (out_dir, &shape, &tokens, &o, error))
     goto out;
   /* The same quantization_config the loader will read decides which Linear is FP8. */

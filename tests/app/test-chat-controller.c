@@ -9,7 +9,7 @@
 
 #include "kestrel-chat-controller.h"
 #include "kestrel-message.h"
-#include "ke-checkpoint-writer.h"
+#include "../kestrel-test-fixture.h"
 
 static char *tmp_root;
 static char *tiny_dir;
@@ -199,47 +199,19 @@ test_chat_controller_conversation (void)
   assert_finalize_soon (store);
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileEnumerator) children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
-                                                                   G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
-                                                                   NULL, NULL);
-  GFileInfo *info;
-
-  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
-
-      remove_tree (child);
-      g_object_unref (info);
-    }
-  g_remove (path);
-}
-
 int
 main (int   argc,
       char *argv[])
 {
-  ke_gen_options options;
-  ke_error *ke_err = NULL;
   int ret;
 
   g_test_init (&argc, &argv, NULL);
-
-  tmp_root = g_dir_make_tmp ("kestrel-chat-XXXXXX", NULL);
-  tiny_dir = g_build_filename (tmp_root, "tiny", NULL);
-  ke_gen_options_init (&options);
-  options.shape = "tiny";
-  options.seed = 5;
-  if (!ke_gen_checkpoint (tiny_dir, &options, NULL, NULL, &ke_err))
-    g_error ("cannot generate the tiny checkpoint: %s", ke_err->message);
+  tiny_dir = kestrel_test_make_tiny_checkpoint ("kestrel-chat-XXXXXX", 5, &tmp_root);
 
   g_test_add_func ("/kestrel/chat-controller/conversation", test_chat_controller_conversation);
   ret = g_test_run ();
 
-  remove_tree (tmp_root);
+  kestrel_test_remove_tree (tmp_root);
   g_free (tiny_dir);
   g_free (tmp_root);
   return ret;

@@ -11,7 +11,7 @@
 
 #include "kestrel-engine.h"
 #include "kestrel-generation-private.h"
-#include "ke-checkpoint-writer.h"
+#include "../kestrel-test-fixture.h"
 
 static char *tiny_dir;     /* a tiny fp8 checkpoint, made once for all tests */
 static char *tmp_root;
@@ -376,41 +376,6 @@ test_engine_count_tokens (void)
 
 /* ---- fixture ----------------------------------------------------------------------- */
 
-static void
-make_tiny_checkpoint (void)
-{
-  ke_gen_options options;
-  ke_error *error = NULL;
-
-  tmp_root = g_dir_make_tmp ("kestrel-engine-XXXXXX", NULL);
-  g_assert_nonnull (tmp_root);
-  tiny_dir = g_build_filename (tmp_root, "tiny", NULL);
-  ke_gen_options_init (&options);
-  options.shape = "tiny";
-  options.seed = 3;
-  if (!ke_gen_checkpoint (tiny_dir, &options, NULL, NULL, &error))
-    g_error ("cannot generate the tiny checkpoint: %s", error->message);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GFile) file = g_file_new_for_path (path);
-  g_autoptr(GFileEnumerator) children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME,
-                                                                   G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
-                                                                   NULL, NULL);
-  GFileInfo *info;
-
-  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
-
-      remove_tree (child);
-      g_object_unref (info);
-    }
-  g_remove (path);
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -418,7 +383,7 @@ main (int   argc,
   int ret;
 
   g_test_init (&argc, &argv, NULL);
-  make_tiny_checkpoint ();
+  tiny_dir = kestrel_test_make_tiny_checkpoint ("kestrel-engine-XXXXXX", 3, &tmp_root);
 
   g_test_add_func ("/kestrel/engine/load-failures", test_engine_load_failures);
   g_test_add_func ("/kestrel/engine/generate-without-model", test_engine_generate_without_model);
@@ -428,7 +393,7 @@ main (int   argc,
   g_test_add_func ("/kestrel/engine/count-tokens", test_engine_count_tokens);
 
   ret = g_test_run ();
-  remove_tree (tmp_root);
+  kestrel_test_remove_tree (tmp_root);
   g_free (tiny_dir);
   g_free (tmp_root);
   return ret;

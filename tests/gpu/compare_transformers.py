@@ -13,13 +13,22 @@ image, two images, a prompt longer than the sliding window, the same with an ima
   3. runs transformers in float32 with the same weights and numerics
      (kestrel_hf_reference.py: FP8 dequantized, per-token FP8 activation quantization
      emulated, bf16-rounded embedding scale, no TF32);
-  4. prints ‖Δ‖/‖ref‖ and whether the top-1 token agrees; exits 1 unless every case has
-     ‖Δ‖/‖ref‖ < 1e-3 and the same top-1.
+  4. prints ‖Δ‖/‖ref‖ and whether the top-1 token agrees, for W8A8 (dynamic per-token FP8
+     activations, what Kestrel runs) and W8A16 (--skip-act-quant on both sides); exits 1
+     unless every row has ‖Δ‖/‖ref‖ < 1e-3 and the same top-1.
+
+  Note on W8A8: the activation quantizer is discontinuous, so float32 rounding differences
+  of ~1e-7 (summation order) occasionally flip an activation to the neighbouring e4m3 value
+  (12.5 % of that element); such flips add up over layers and tokens.  Two CPU builds that
+  differ only in FMA order measured 1.3e-3 apart on the 4b-width 6-layer checkpoint with an
+  image (280 tokens), while the same pair agreed to 1.5e-7 in W8A16.  W8A16 rows test the
+  semantics; W8A8 rows show what the quantizer adds.
 
 Usage: compare_transformers.py --cli BUILD/app/cli/kestrel-cli --model DIR [--model DIR …]
                                [--skip-act-quant] [--threads N] [--work DIR]
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -95,24 +104,29 @@ def main():
     import transformers
     print(f"# torch {torch.__version__}, transformers {transformers.__version__}, reference on {device}"
           f"{' (' + torch.cuda.get_device_name(0) + ')' if device == 'cuda' else ''}")
-    print(f"# activations: {'W8A16 (no activation quantization)' if args.skip_act_quant else 'W8A8 dynamic per-token FP8'}")
     work = args.work or tempfile.mkdtemp(prefix="kestrel-compare-")
     os.makedirs(work, exist_ok=True)
+    modes = [("W8A16", True)] if args.skip_act_quant else [("W8A8", False), ("W8A16", True)]
     rows, ok = [], True
     for model_dir in args.model:
-        model, config = ref.build_model(model_dir, device, act_quant=not args.skip_act_quant)
+        name = os.path.basename(os.path.normpath(model_dir))
         ref_proc, procs = ref.image_processors(model_dir)
         print(f"# {model_dir}: image reference {ref_proc}; also {', '.join(k for k in procs if k != ref_proc)}")
-        name = os.path.basename(os.path.normpath(model_dir))
-        vocab = config.text_config.vocab_size
+        # the same ids and images for every mode
+        from transformers import Gemma3Config
+        with open(os.path.join(model_dir, "config.json")) as f:
+            cfg = json.load(f)
+            cfg.pop("quantization_config", None)
+            config = Gemma3Config.from_dict(cfg)
         rng = np.random.default_rng(args.seed)
+        prepared = []
         for case, n, starts in cases(config):
             ids = make_ids(rng, config, n, starts)
             images = [rng.integers(0, 256, size=(int(h), int(w), 3), dtype=np.uint8)
                       for h, w in [(rng.integers(40, 1200), rng.integers(40, 1200)) for _ in starts]]
             ppms = []
             for k, a in enumerate(images):
-                p = os.path.join(work, f"{name}-{len(rows)}-{k}.ppm")
+                p = os.path.join(work, f"{name}-{len(prepared)}-{k}.ppm")
                 ref.write_ppm(p, a)
                 ppms.append(p)
             pix = procs[ref_proc](images) if images else None
@@ -121,26 +135,31 @@ def main():
                     d = (fn(images) - pix).abs().max().item()
                     print(f"# {name} / {case}: {other} vs {ref_proc}: max |Δpixel value| = {d:.4g}"
                           f" ({d / 2 * 255:.2f} levels of 255)")
-            out = os.path.join(work, f"{name}-{len(rows)}.f32")
-            cpu_s = run_cli(args.cli, model_dir, ids, ppms, out, args.skip_act_quant, args.threads)
-            got = ref.read_f32(out, vocab)
-            want = ref.last_logits(model, config, ids, pix, device)
-            rel = ((got - want).norm() / want.norm()).item()
-            top_ok = int(got.argmax()) == int(want.argmax())
-            passed = rel < BOUND and top_ok
-            ok &= passed
-            rows.append((name, case, n, len(images), rel, top_ok, cpu_s, passed))
-            print(f"# {name} / {case}: {rel:.3e} top-1 {int(got.argmax())} vs {int(want.argmax())}"
-                  f" ({cpu_s:.1f} s on the CPU backend)", flush=True)
-        del model
-        if device == "cuda":
-            torch.cuda.empty_cache()
+            prepared.append((case, n, ids, images, ppms, pix))
+        for mode, skip in modes:
+            model, config = ref.build_model(model_dir, device, act_quant=not skip)
+            vocab = config.text_config.vocab_size
+            for k, (case, n, ids, images, ppms, pix) in enumerate(prepared):
+                out = os.path.join(work, f"{name}-{k}-{mode}.f32")
+                cpu_s = run_cli(args.cli, model_dir, ids, ppms, out, skip, args.threads)
+                got = ref.read_f32(out, vocab)
+                want = ref.last_logits(model, config, ids, pix, device)
+                rel = ((got - want).norm() / want.norm()).item()
+                top_ok = int(got.argmax()) == int(want.argmax())
+                passed = rel < BOUND and top_ok
+                ok &= passed
+                rows.append((name, case, mode, n, len(images), rel, top_ok, cpu_s, passed))
+                print(f"# {name} / {case} / {mode}: {rel:.3e} top-1 {int(got.argmax())} vs"
+                      f" {int(want.argmax())} ({cpu_s:.1f} s on the CPU backend)", flush=True)
+            del model
+            if device == "cuda":
+                torch.cuda.empty_cache()
 
     print()
-    print(f"| checkpoint | case | tokens | images | ‖Δ‖/‖ref‖ | top-1 equal | CPU backend s | pass (< {BOUND:g}) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, case, n, ni, rel, top_ok, s, passed in rows:
-        print(f"| {name} | {case} | {n} | {ni} | {rel:.3e} | {'yes' if top_ok else 'NO'} | {s:.1f} | {'yes' if passed else 'NO'} |")
+    print(f"| checkpoint | case | activations | tokens | images | ‖Δ‖/‖ref‖ | top-1 equal | CPU backend s | pass (< {BOUND:g}) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, case, mode, n, ni, rel, top_ok, s, passed in rows:
+        print(f"| {name} | {case} | {mode} | {n} | {ni} | {rel:.3e} | {'yes' if top_ok else 'NO'} | {s:.1f} | {'yes' if passed else 'NO'} |")
     print()
     print("ALL PASS" if ok else "FAILURES")
     return 0 if ok else 1

@@ -10,7 +10,8 @@
 #   tiny:  gen-checkpoint --shape tiny --seed 1
 #   4b-l6: gen-checkpoint --shape 4b --layers 6 --vision-layers 2 --seed 1  (full width)
 # and compares the CPU backend's logits with transformers' (compare_transformers.py):
-# text only, one image, two images, ≥ 1500 tokens, ≥ 1500 tokens + image.  --quick does the
+# text only, one image, two images, ≥ 1500 tokens, ≥ 1500 tokens + image, each in W8A8 and
+# W8A16 (--skip-act-quant: W8A16 only).  --quick does the
 # tiny checkpoint only.  --goldens also records tests/engine/cpu/golden/tiny-seed1.txt
 # (record_goldens.py).  Results go to $OUT (default /tmp/kestrel-compare-out): compare.txt
 # with the table, golden/tiny-seed1.txt.

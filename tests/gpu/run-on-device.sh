@@ -64,6 +64,10 @@ grep -E "^# " "$build/meson-logs/testlog.txt" | grep -vE "^# (Subtest|Start)" | 
 
 if [ "$bench" = 1 ]; then
   "${MESON[@]}" test -C "$build" --benchmark --print-errorlogs >"$out/bench.log" 2>&1 || true
+  # The CUDA backend end to end on a random Gemma 3 4b (JSON + table).
+  "$build/app/cli/kestrel-cli" bench --random --json "$out/backend-bench.json" \
+    >"$out/backend-bench.txt" 2>&1 || true
+  tail -12 "$out/backend-bench.txt"
 fi
 
 echo

@@ -193,9 +193,9 @@ KE_TEST (linear_matches_definition)
   KE_REQUIRE (pool, "pool");
   unsigned long long rng = 7;
   /* rows 1 takes the decode path (weights converted in registers), more the tiled one */
-  const size_t shapes[][3] = { { 1, 37, 5 },  { 1, 1030, 33 }, { 5, 600, 33 },
-                               { 9, 1030, 17 }, { 4, 8, 16 } };
-  for (size_t s = 0; s < 5; s++) {
+  const size_t shapes[][3] = { { 1, 37, 5 },    { 1, 1030, 33 }, { 5, 600, 33 }, { 9, 1030, 17 },
+                               { 4, 8, 16 },    { 3, 520, 150 }, { 1, 64, 130 } };
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     size_t rows = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
     uint8_t *w8 = malloc (in * out);
     uint16_t *wb = malloc (in * out * 2);

@@ -1,0 +1,95 @@
+/* ke-cuda-backend-private.h — the CUDA backend's state, shared by its files
+ * (ke-cuda-backend.cu: open/upload/KV/images; ke-cuda-forward.cu: the forward pass).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <cuda_runtime.h>
+
+extern "C" {
+#include "ke-backend.h"
+}
+#include "ke-cuda.h"
+#include "ke-cuda-internal.h"
+#include "ke-cuda-kernels.h"
+#include "ke-cuda-prefill.h"
+
+/* Most tokens per forward (prefill chunk).  The session splits longer prompts. */
+#define KE_CUDA_MAX_BATCH 512
+/* Sliding layers keep this many positions beyond the window, so that a rewind (truncation)
+ * of up to this many tokens still finds the window's keys in the ring. */
+#define KE_CUDA_RING_MARGIN 2048
+/* Prefill GEMM plans: M buckets 16, 32, …, KE_CUDA_MAX_BATCH. */
+#define KE_CUDA_N_BUCKETS 6
+
+typedef struct {
+  uint8_t *w;  /* fp8 [out, in] */
+  float *s;    /* f32 [out] */
+  int out, in;
+} cuda_linear;
+
+typedef struct {
+  cuda_linear qkv;    /* q; k; v rows */
+  cuda_linear o;
+  cuda_linear gate_up; /* gate; up rows */
+  cuda_linear down;
+  uint16_t *norm_in, *norm_post_attn, *norm_pre_ff, *norm_post_ff; /* bf16 [hidden] */
+  uint16_t *q_norm, *k_norm;                                       /* bf16 [head_dim] */
+  bool sliding;
+  float theta, rope_scaling;
+} cuda_layer;
+
+enum { GEMM_QKV, GEMM_O, GEMM_GATE_UP, GEMM_DOWN, N_GEMM };
+
+typedef struct cuda_backend {
+  ke_backend base;
+  int device;
+  bool act_quant;     /* prefill GEMMs quantize activations per token (W8A8) */
+  bool broken;        /* a device fault happened: every later call fails */
+  cudaStream_t stream;
+  int H, I, nq, nkv, hd, qd, kvd, qkv_n, vocab, n_layers, window;
+  float eps, attn_scale;
+
+  /* weights */
+  uint16_t *embed;    /* bf16 [vocab, H] */
+  uint16_t *lm_bf16;  /* bf16 [vocab, H] (the embedding when tied), or NULL */
+  cuda_linear lm_fp8; /* an FP8 untied lm_head, else w NULL */
+  uint16_t *final_norm;
+  cuda_layer *layers;
+
+  /* activations, for KE_CUDA_MAX_BATCH tokens */
+  int32_t *d_ids, *d_pos, *d_group, *d_group_start, *d_group_len;
+  float *h, *y, *qkv, *gu, *logits;
+  uint16_t *xb, *q, *att, *gemm_out, *k_new, *v_new;
+  uint8_t *xq;
+  float *xs;
+  float *attn_ws;     /* split-K decode attention workspace */
+  int32_t *h_ids, *h_pos; /* pinned staging */
+  float *h_logits;       /* pinned [vocab] */
+  ke_fp8_gemm_plan *plans[N_GEMM][KE_CUDA_N_BUCKETS];
+
+  /* the CPU vision tower for images (temporary, until issue 7) */
+  void *cpu_pool;
+} cuda_backend;
+
+typedef struct cuda_kv {
+  uint32_t capacity;
+  /* Ring bookkeeping (see the check in ke-cuda-forward.cu): positions [fresh_from, end)
+   * were written since the last rewind, `high` is the highest position ever written + 1. */
+  uint32_t end, fresh_from, high;
+  int *cap;               /* [layers] slots per layer */
+  uint16_t **k, **v;      /* [layers] → [nkv, cap, hd] */
+  cudaGraphExec_t graph;  /* the decode step for this cache, or NULL */
+  bool graph_failed;
+} cuda_kv;
+
+struct ke_image_embeds {
+  uint32_t rows, width;
+  float *data; /* device f32 [rows, width] */
+};
+
+/* ke-cuda-forward.cu */
+bool ke_cuda_forward_impl (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch,
+                           ke_error **error);
+void ke_cuda_kv_drop_graph (cuda_kv *kv);

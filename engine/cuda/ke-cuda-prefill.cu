@@ -1,0 +1,301 @@
+/* ke-cuda-prefill.cu — the kernels the backend needs beyond the decode set: multi-token
+ * attention (causal + sliding window + bidirectional image runs), the KV scatter from a
+ * batch's scratch into the session cache, bf16 → f32 rows, and per-row fp8 quantization.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Attention is straightforward (not flash, no tensor cores): one warp per (query, q head),
+ * keys and values staged in shared memory 32 at a time, online softmax in f32, each lane
+ * owning head_dim/32 dimensions of q and of the output.
+ */
+#include "ke-cuda-common.cuh"
+#include "ke-cuda-prefill.h"
+
+namespace {
+
+constexpr int TILE = 32;      /* keys per shared-memory tile (one per lane) */
+constexpr int WARPS = 8;      /* queries per block (same head) */
+
+/* Is key position j visible to query position i?  group: image-run id inside the batch
+ * (-1 text); keys before the batch are text for this purpose (image runs are complete
+ * inside one batch). */
+__device__ __forceinline__ bool
+visible (int i, int j, int window, int gi, int gj)
+{
+  if (gi >= 0 && gi == gj)
+    return true;
+  if (j > i)
+    return false;
+  return window == 0 || j + window > i;
+}
+
+/* PL consecutive bf16 (PL = 1, 2, 4, 8; 16-byte aligned for 8) → f32. */
+template <int PL>
+__device__ __forceinline__ void
+load_bf16 (const uint16_t *p, float *out)
+{
+  if constexpr (PL == 8) {
+    const uint4 w = *reinterpret_cast<const uint4 *> (p);
+    const uint32_t ws[4] = { w.x, w.y, w.z, w.w };
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const float2 f = ke_bf16x2_to_f32x2 (ws[i]);
+      out[2 * i] = f.x;
+      out[2 * i + 1] = f.y;
+    }
+  } else if constexpr (PL == 4) {
+    const uint2 w = *reinterpret_cast<const uint2 *> (p);
+    const float2 f0 = ke_bf16x2_to_f32x2 (w.x), f1 = ke_bf16x2_to_f32x2 (w.y);
+    out[0] = f0.x;
+    out[1] = f0.y;
+    out[2] = f1.x;
+    out[3] = f1.y;
+  } else if constexpr (PL == 2) {
+    const float2 f = ke_bf16x2_to_f32x2 (*reinterpret_cast<const uint32_t *> (p));
+    out[0] = f.x;
+    out[1] = f.y;
+  } else {
+    out[0] = ke_bf16_bits_to_f32 (p[0]);
+  }
+}
+
+/* One step of the transposing reduction over part[0 .. 2·O). */
+template <int O>
+__device__ __forceinline__ void
+butterfly (float *part, int lane)
+{
+  const bool upper = (lane & O) != 0;
+#pragma unroll
+  for (int r = 0; r < O; r++) {
+    const float send = upper ? part[r] : part[r + O];
+    const float keep = upper ? part[r + O] : part[r];
+    part[r] = keep + __shfl_xor_sync (KE_FULL_MASK, send, O);
+  }
+}
+
+/* Lane l owns head dimensions [l·PL, (l+1)·PL) of q and of the output.  Scores: every lane
+ * takes the partial dot of its dimensions with each of the tile's 32 keys, then a
+ * transposing butterfly (31 shuffles) leaves key l's full score in lane l. */
+template <int PL>
+__global__ void __launch_bounds__ (WARPS * 32)
+attn_prefill_kernel (ke_attn_prefill_args a)
+{
+  constexpr int HD = 32 * PL, CHUNKS = HD / 8; /* 16-byte chunks per row */
+  __shared__ __align__ (16) uint16_t ks[TILE][HD];
+  __shared__ __align__ (16) uint16_t vs[TILE][HD];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int head = blockIdx.y, kvh = head / (a.n_q / a.n_kv);
+  const int t0 = blockIdx.x * WARPS, t = t0 + warp;
+  const bool active = t < a.n_tokens;
+  const int i = a.pos0 + t;
+  const int gi = active ? a.group[t] : -1;
+
+  /* Key range of the whole block. */
+  const int t_last = min (t0 + WARPS, a.n_tokens) - 1;
+  int lo = a.window ? max (0, a.pos0 + t0 - a.window + 1) : 0;
+  int hi = a.pos0 + t_last;
+  for (int u = t0; u <= t_last; u++) {
+    const int g = a.group[u];
+    if (g >= 0) { /* an image run: its keys are the run's positions in this batch */
+      lo = min (lo, a.pos0 + a.group_start[g]);
+      hi = max (hi, a.pos0 + a.group_start[g] + a.group_len[g] - 1);
+    }
+  }
+
+  float qr[PL], acc[PL];
+#pragma unroll
+  for (int c = 0; c < PL; c++)
+    acc[c] = qr[c] = 0.0f;
+  if (active) {
+    load_bf16<PL> (a.q + ((size_t) t * a.n_q + head) * HD + lane * PL, qr);
+#pragma unroll
+    for (int c = 0; c < PL; c++)
+      qr[c] *= a.scale;
+  }
+  float m = -INFINITY, l = 0.0f;
+
+  for (int base = lo; base <= hi; base += TILE) {
+    __syncthreads ();
+    /* Stage keys/values base .. base + TILE - 1, 16 bytes per thread and step. */
+    for (int idx = threadIdx.x; idx < TILE * CHUNKS; idx += blockDim.x) {
+      const int r = idx / CHUNKS, c = idx % CHUNKS, j = base + r;
+      uint4 kw = make_uint4 (0, 0, 0, 0), vw = kw;
+      if (j <= hi) {
+        const uint16_t *kp, *vp;
+        if (j >= a.pos0) {
+          const size_t off = ((size_t) kvh * a.n_tokens + (j % a.n_tokens)) * HD;
+          kp = a.k_new + off;
+          vp = a.v_new + off;
+        } else {
+          const size_t off = ((size_t) kvh * a.capacity + (j % a.capacity)) * HD;
+          kp = a.k_cache + off;
+          vp = a.v_cache + off;
+        }
+        kw = reinterpret_cast<const uint4 *> (kp)[c];
+        vw = reinterpret_cast<const uint4 *> (vp)[c];
+      }
+      reinterpret_cast<uint4 *> (ks[r])[c] = kw;
+      reinterpret_cast<uint4 *> (vs[r])[c] = vw;
+    }
+    __syncthreads ();
+    if (!active)
+      continue;
+    float part[TILE];
+#pragma unroll
+    for (int r = 0; r < TILE; r++) {
+      float kf[PL];
+      load_bf16<PL> (&ks[r][lane * PL], kf);
+      float d = 0.0f;
+#pragma unroll
+      for (int c = 0; c < PL; c++)
+        d += qr[c] * kf[c];
+      part[r] = d;
+    }
+    /* After the step with offset o, a lane with bit o set keeps the upper half of the keys
+     * (in its low slots): at the end slot 0 holds key `lane`'s sum over all lanes. */
+    butterfly<16> (part, lane);
+    butterfly<8> (part, lane);
+    butterfly<4> (part, lane);
+    butterfly<2> (part, lane);
+    butterfly<1> (part, lane);
+    /* Lane j scores key base + j. */
+    const int j = base + lane;
+    bool vis = false;
+    if (j <= hi) {
+      const int gj = j >= a.pos0 ? a.group[j - a.pos0] : -1;
+      vis = visible (i, j, a.window, gi, gj);
+    }
+    const float s = vis ? part[0] : -INFINITY;
+    const float tile_max = ke_warp_max (s);
+    if (tile_max == -INFINITY)
+      continue;
+    const float m_new = fmaxf (m, tile_max);
+    const float corr = __expf (m - m_new); /* m = -inf → 0 */
+    const float p = vis ? __expf (s - m_new) : 0.0f;
+    l = l * corr + ke_warp_sum (p);
+#pragma unroll
+    for (int c = 0; c < PL; c++)
+      acc[c] *= corr;
+#pragma unroll 4
+    for (int r = 0; r < TILE; r++) {
+      const float pr = __shfl_sync (KE_FULL_MASK, p, r);
+      if (pr == 0.0f) /* the same in every lane */
+        continue;
+      float vf[PL];
+      load_bf16<PL> (&vs[r][lane * PL], vf);
+#pragma unroll
+      for (int c = 0; c < PL; c++)
+        acc[c] += pr * vf[c];
+    }
+    m = m_new;
+  }
+  if (!active)
+    return;
+  const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+  uint16_t *o = a.o + ((size_t) t * a.n_q + head) * HD + lane * PL;
+#pragma unroll
+  for (int c = 0; c < PL; c++)
+    o[c] = ke_f32_to_bf16_bits (acc[c] * inv);
+}
+
+/* cache[kvh][(pos0 + t) % cap] = new[kvh][(pos0 + t) % n] for the last min(n, cap) tokens. */
+__global__ void
+kv_scatter_kernel (const uint16_t *k_new, const uint16_t *v_new, uint16_t *k_cache,
+                   uint16_t *v_cache, int n_tokens, int pos0, int capacity, int n_kv, int hd)
+{
+  const int first = n_tokens > capacity ? n_tokens - capacity : 0;
+  const int t = first + blockIdx.x, kvh = blockIdx.y;
+  const int pos = pos0 + t;
+  const size_t src = ((size_t) kvh * n_tokens + pos % n_tokens) * hd;
+  const size_t dst = ((size_t) kvh * capacity + pos % capacity) * hd;
+  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+    k_cache[dst + d] = k_new[src + d];
+    v_cache[dst + d] = v_new[src + d];
+  }
+}
+
+__global__ void
+bf16_to_f32_kernel (const uint16_t *in, float *out, size_t n)
+{
+  for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < n;
+       i += (size_t) gridDim.x * blockDim.x)
+    out[i] = ke_bf16_bits_to_f32 (in[i]);
+}
+
+/* One block per row: scale = max|x| / 448 (1 for an all-zero row), q = e4m3(x / scale) —
+ * the same scheme as the norm kernels' fp8 outputs. */
+__global__ void
+quant_rows_kernel (const uint16_t *x, int width, uint8_t *q, float *scale)
+{
+  __shared__ float scratch[32];
+  const int r = blockIdx.x;
+  const uint16_t *row = x + (size_t) r * width;
+  float amax = 0.0f;
+  for (int c = threadIdx.x; c < width; c += blockDim.x)
+    amax = fmaxf (amax, fabsf (ke_bf16_bits_to_f32 (row[c])));
+  amax = ke_block_max (amax, scratch);
+  const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+  for (int c = threadIdx.x; c < width; c += blockDim.x)
+    q[(size_t) r * width + c] = ke_f32_to_fp8_dev (ke_bf16_bits_to_f32 (row[c]) / s);
+  if (threadIdx.x == 0)
+    scale[r] = s;
+}
+
+} /* namespace */
+
+extern "C" bool
+ke_cuda_attn_prefill (const ke_attn_prefill_args *a, void *stream, ke_error **error)
+{
+  if (!a || a->n_tokens <= 0 || a->n_q <= 0 || a->n_kv <= 0 || a->n_q % a->n_kv ||
+      a->capacity <= 0 || a->pos0 < 0 || a->window < 0)
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "Prefill attention: bad arguments.");
+  dim3 grid ((a->n_tokens + WARPS - 1) / WARPS, a->n_q);
+  cudaStream_t s = (cudaStream_t) stream;
+  switch (a->head_dim) {
+  case 32: attn_prefill_kernel<1><<<grid, WARPS * 32, 0, s>>> (*a); break;
+  case 64: attn_prefill_kernel<2><<<grid, WARPS * 32, 0, s>>> (*a); break;
+  case 128: attn_prefill_kernel<4><<<grid, WARPS * 32, 0, s>>> (*a); break;
+  case 256: attn_prefill_kernel<8><<<grid, WARPS * 32, 0, s>>> (*a); break;
+  default:
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
+                         "Prefill attention: head_dim %d is not 32, 64, 128 or 256.", a->head_dim);
+  }
+  return KE_LAUNCH_CHECK (error);
+}
+
+extern "C" bool
+ke_cuda_kv_scatter (const uint16_t *k_new, const uint16_t *v_new, uint16_t *k_cache,
+                    uint16_t *v_cache, int n_tokens, int pos0, int capacity, int n_kv,
+                    int head_dim, void *stream, ke_error **error)
+{
+  if (n_tokens <= 0 || capacity <= 0 || n_kv <= 0 || head_dim <= 0 || pos0 < 0)
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "KV scatter: bad shape.");
+  const int rows = n_tokens < capacity ? n_tokens : capacity;
+  dim3 grid (rows, n_kv);
+  kv_scatter_kernel<<<grid, 128, 0, (cudaStream_t) stream>>> (k_new, v_new, k_cache, v_cache,
+                                                              n_tokens, pos0, capacity, n_kv,
+                                                              head_dim);
+  return KE_LAUNCH_CHECK (error);
+}
+
+extern "C" bool
+ke_cuda_bf16_to_f32 (const uint16_t *in, float *out, size_t n, void *stream, ke_error **error)
+{
+  if (n == 0)
+    return true;
+  size_t blocks = (n + 255) / 256;
+  if (blocks > 4096)
+    blocks = 4096;
+  bf16_to_f32_kernel<<<(unsigned) blocks, 256, 0, (cudaStream_t) stream>>> (in, out, n);
+  return KE_LAUNCH_CHECK (error);
+}
+
+extern "C" bool
+ke_cuda_quant_rows (const uint16_t *x, int rows, int width, uint8_t *q, float *scale,
+                    void *stream, ke_error **error)
+{
+  if (rows <= 0 || width <= 0)
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "Row quantization: bad shape.");
+  quant_rows_kernel<<<rows, 256, 0, (cudaStream_t) stream>>> (x, width, q, scale);
+  return KE_LAUNCH_CHECK (error);
+}

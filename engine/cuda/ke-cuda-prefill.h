@@ -1,0 +1,57 @@
+/* ke-cuda-prefill.h — the backend's multi-token kernels (ke-cuda-prefill.cu), C-callable.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Same conventions as ke-cuda-kernels.h: device pointers, bf16 as uint16_t, launches on
+ * `stream`, arguments checked first, no synchronization.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ke-engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Attention for the n_tokens queries of a batch at positions pos0 .. pos0 + n_tokens - 1.
+ * Keys before pos0 come from the session cache [n_kv, capacity, head_dim] (slot j % capacity);
+ * the batch's own keys from k_new/v_new [n_kv, n_tokens, head_dim] at slot j % n_tokens (as
+ * ke_cuda_qk_norm_rope writes them with capacity n_tokens).  Mask as ke-backend.h: j <= i
+ * (and j > i - window when window > 0), or i and j in the same image run of this batch.
+ * group [n_tokens]: image index or -1; group_start/group_len [n_images]: each run's first
+ * batch index and length.  q, o: bf16 [n_tokens, n_q, head_dim]; head_dim 32, 64, 128 or
+ * 256; f32 math; scale multiplies q·k. */
+typedef struct ke_attn_prefill_args {
+  const uint16_t *q;
+  const uint16_t *k_cache, *v_cache;
+  const uint16_t *k_new, *v_new;
+  const int32_t *group, *group_start, *group_len;
+  int n_tokens, pos0, n_q, n_kv, head_dim, capacity, window;
+  float scale;
+  uint16_t *o;
+} ke_attn_prefill_args;
+
+bool ke_cuda_attn_prefill (const ke_attn_prefill_args *args, void *stream, ke_error **error);
+
+/* Copies the batch's keys/values (layout as k_new above) into the cache: the last
+ * min(n_tokens, capacity) tokens, position p at slot p % capacity. */
+bool ke_cuda_kv_scatter (const uint16_t *k_new, const uint16_t *v_new, uint16_t *k_cache,
+                         uint16_t *v_cache, int n_tokens, int pos0, int capacity, int n_kv,
+                         int head_dim, void *stream, ke_error **error);
+
+/* out[i] = in[i] (bf16 → f32), n elements. */
+bool ke_cuda_bf16_to_f32 (const uint16_t *in, float *out, size_t n, void *stream,
+                          ke_error **error);
+
+/* Per-row fp8 quantization of bf16 rows x [rows, width]: scale[r] = max|x_r| / 448 (1 for a
+ * zero row), q = e4m3(x / scale). */
+bool ke_cuda_quant_rows (const uint16_t *x, int rows, int width, uint8_t *q, float *scale,
+                         void *stream, ke_error **error);
+
+#ifdef __cplusplus
+}
+#endif
