@@ -23,6 +23,7 @@
 #include "kestrel-generation-private.h"
 #include "kestrel-history-tool.h"
 #include "kestrel-message.h"
+#include "kestrel-read-file-tool.h"
 #include "kestrel-store-history-source.h"
 
 static char *tmp_root;
@@ -117,8 +118,13 @@ script_reply (const char *prompt)
   if (g_str_has_prefix (last_turn, "<start_of_turn>user\n<tool_response>\n") &&
       strstr (last_turn, "\"conversation\"") != NULL)
     return "You asked about 2^10 before.";
+  if (g_str_has_prefix (last_turn, "<start_of_turn>user\n<tool_response>\n") &&
+      strstr (last_turn, "hello pelicans") != NULL)
+    return "The file greets pelicans.";
   if (g_str_has_prefix (last_turn, "<start_of_turn>user\n<tool_response>\n"))
     return "[calculator(expression=\"1+1\")]";  /* asks again: used for the round limit */
+  if (strstr (last_turn, "Read my file") != NULL)
+    return "[read_file(purpose=\"summarise it\")]";
   if (strstr (last_turn, "What is 2^10?") != NULL)
     return "Let me compute.\n[calculator(expression=\"2^10\")]\nThis must never be shown.";
   if (strstr (last_turn, "What did I ask?") != NULL)
@@ -206,6 +212,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_autoptr(KestrelHistorySource) source = NULL;
   g_autoptr(KestrelTool) calculator = kestrel_calculator_tool_new ();
   g_autoptr(KestrelTool) history = NULL;
+  g_autoptr(KestrelTool) read_file = kestrel_read_file_tool_new (KESTREL_READ_FILE_TOOL_DEFAULT_MAX_BYTES);
   g_autoptr(GError) error = NULL;
 
   f->store = kestrel_store_new (path, &error);
@@ -216,6 +223,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   history = kestrel_history_tool_new (source);
   g_assert_true (kestrel_tool_registry_add (f->tools, calculator, &error));
   g_assert_true (kestrel_tool_registry_add (f->tools, history, &error));
+  g_assert_true (kestrel_tool_registry_add (f->tools, read_file, &error));
   f->controller = kestrel_chat_controller_new (f->store, f->engine);
   kestrel_chat_controller_set_tools (f->controller, f->tools);
   f->script.prompts = g_ptr_array_new_with_free_func (g_free);
@@ -488,6 +496,37 @@ test_malformed_and_round_limit (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (kestrel_tool_call_request_get_error_message (request), "rounds of tool calls"));
 }
 
+/* ---- read_file: the user picks the file at approval; "always" still asks each time --- */
+
+static void
+test_read_file (Fixture *f, gconstpointer data)
+{
+  GListModel *messages = kestrel_chat_controller_get_messages (f->controller);
+  g_autofree char *path = g_build_filename (tmp_root, "notes.txt", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  KestrelToolCallRequest *request;
+
+  g_assert_true (g_file_set_contents (path, "hello pelicans\n", -1, NULL));
+  for (guint round = 0; round < 2; round++)
+    {
+      guint base = round * 3;
+
+      kestrel_chat_controller_send (f->controller, "Read my file", NULL);
+      while (g_list_model_get_n_items (messages) < base + 2 ||
+             g_list_model_get_n_items (kestrel_chat_message_get_tool_calls (nth (messages, base + 1))) < 1)
+        g_main_context_iteration (NULL, TRUE);
+      request = nth_call (nth (messages, base + 1), 0);
+      g_assert_true (kestrel_tool_call_request_get_needs_file (request));
+      /* the second time too, although the first answer was "always" */
+      wait_until (request_waiting, request);
+      kestrel_tool_call_request_answer (request, KESTREL_TOOL_CALL_ANSWER_ALLOW_ALWAYS, file);
+      wait_until (controller_idle, f->controller);
+      g_assert_cmpint (kestrel_tool_call_request_get_status (request), ==, KESTREL_TOOL_CALL_STATUS_COMPLETE);
+      g_assert_nonnull (strstr (kestrel_tool_call_request_get_result (request), "hello pelicans"));
+      g_assert_cmpstr (kestrel_chat_message_get_text (nth (messages, base + 2)), ==, "The file greets pelicans.");
+    }
+}
+
 static void
 remove_tree (const char *path)
 {
@@ -524,6 +563,8 @@ main (int   argc,
               fixture_set_up, test_cancel_while_waiting, fixture_tear_down);
   g_test_add ("/kestrel/chat-tools/malformed-and-round-limit", Fixture, NULL,
               fixture_set_up, test_malformed_and_round_limit, fixture_tear_down);
+  g_test_add ("/kestrel/chat-tools/read-file", Fixture, NULL,
+              fixture_set_up, test_read_file, fixture_tear_down);
   ret = g_test_run ();
 
   remove_tree (tmp_root);
