@@ -7,42 +7,17 @@
  * store's _async calls (its own thread), images are encoded and decoded in GTask threads,
  * and the reply streams from the engine thread, coalesced to frame rate.  Each message's
  * store id travels on the KestrelChatMessage as object data ("kestrel-store-id", and
- * "kestrel-parent-id" for the message it answers).
+ * "kestrel-parent-id" for the message it answers).  The other parts are in
+ * kestrel-chat-controller-{thread,reply,tools}.c (see kestrel-chat-controller-internal.h).
  */
 #define G_LOG_DOMAIN "kestrel-chat"
 
 #include "config.h"
 
-#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gi18n.h>
-#include <json-glib/json-glib.h>
 
-#include "kestrel-attachment.h"
-#include "kestrel-chat-controller.h"
+#include "kestrel-chat-controller-internal.h"
 #include "kestrel-message.h"
-
-#define STORE_ID "kestrel-store-id"
-#define PARENT_ID "kestrel-parent-id"
-
-struct _KestrelChatController
-{
-  GObject                  parent_instance;
-
-  KestrelStore            *store;
-  KestrelEngine           *engine;
-  GListStore              *messages;
-  GCancellable            *cancellable;   /* cancelled on dispose: stale callbacks drop */
-  gint64                   conversation_id;
-  guint                    open_serial;
-  char                    *system_prompt;
-  KestrelSamplingSettings  sampling;
-
-  /* The reply being generated, if any. */
-  KestrelGeneration       *generation;
-  KestrelChatMessage      *reply;
-
-  guint                    n_pending_saves; /* replies whose final write is not done */
-};
 
 G_DEFINE_FINAL_TYPE (KestrelChatController, kestrel_chat_controller, G_TYPE_OBJECT)
 
@@ -52,22 +27,22 @@ enum { ERROR, N_SIGNALS };
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-static gint64
-message_store_id (KestrelChatMessage *message)
+gint64
+_kestrel_chat_controller_message_store_id (KestrelChatMessage *message)
 {
   return GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (message), STORE_ID));
 }
 
-static void
-set_message_store_id (KestrelChatMessage *message,
+void
+_kestrel_chat_controller_set_message_store_id (KestrelChatMessage *message,
                       const char         *key,
                       gint64              id)
 {
   g_object_set_data (G_OBJECT (message), key, GSIZE_TO_POINTER ((gsize) id));
 }
 
-static void
-report_error (KestrelChatController *self,
+void
+_kestrel_chat_controller_report_error (KestrelChatController *self,
               const char            *what,
               const GError          *error)
 {
@@ -77,175 +52,10 @@ report_error (KestrelChatController *self,
   g_signal_emit (self, signals[ERROR], 0, message);
 }
 
-/* ---- turns for the engine ---------------------------------------------------------- */
-
-static KestrelRole
-chat_role (KestrelMessageRole role)
+void
+_kestrel_chat_controller_notify_busy (KestrelChatController *self)
 {
-  switch (role)
-    {
-    case KESTREL_MESSAGE_ROLE_MODEL: return KESTREL_ROLE_MODEL;
-    case KESTREL_MESSAGE_ROLE_TOOL: return KESTREL_ROLE_TOOL;
-    case KESTREL_MESSAGE_ROLE_USER:
-    default: return KESTREL_ROLE_USER;
-    }
-}
-
-/* The conversation up to (not including) position `end` of the list. */
-static GPtrArray *
-build_turns (KestrelChatController *self,
-             guint                  end)
-{
-  GPtrArray *turns = g_ptr_array_new_with_free_func ((GDestroyNotify) kestrel_chat_turn_unref);
-
-  if (self->system_prompt != NULL && self->system_prompt[0] != '\0')
-    g_ptr_array_add (turns, kestrel_chat_turn_new (KESTREL_ROLE_SYSTEM, self->system_prompt));
-
-  for (guint i = 0; i < end; i++)
-    {
-      g_autoptr(KestrelChatMessage) message = g_list_model_get_item (G_LIST_MODEL (self->messages), i);
-      KestrelChatTurn *turn;
-      GPtrArray *images;
-
-      /* Failed or empty replies are not part of what the model said. */
-      if (kestrel_chat_message_get_role (message) == KESTREL_ROLE_MODEL &&
-          kestrel_chat_message_get_text (message)[0] == '\0')
-        continue;
-
-      turn = kestrel_chat_turn_new (kestrel_chat_message_get_role (message),
-                                    kestrel_chat_message_get_text (message));
-      images = kestrel_chat_message_get_images (message);
-      for (guint j = 0; images != NULL && j < images->len; j++)
-        kestrel_chat_turn_add_image (turn, g_ptr_array_index (images, j));
-      g_ptr_array_add (turns, turn);
-    }
-
-  return turns;
-}
-
-/* ---- images ↔ attachments (threads) ------------------------------------------------ */
-
-static void
-encode_images_thread (GTask        *task,
-                      gpointer      source,
-                      gpointer      task_data,
-                      GCancellable *cancellable)
-{
-  GPtrArray *images = task_data;
-  g_autoptr(GPtrArray) attachments = g_ptr_array_new_with_free_func (g_object_unref);
-
-  for (guint i = 0; i < images->len; i++)
-    {
-      KestrelImage *image = g_ptr_array_index (images, i);
-      g_autoptr(GdkPixbuf) pixbuf = NULL;
-      g_autoptr(GError) error = NULL;
-      g_autofree char *png = NULL;
-      gsize png_len = 0;
-      GBytes *bytes;
-      KestrelAttachment *attachment;
-
-      pixbuf = gdk_pixbuf_new_from_bytes (kestrel_image_get_pixels (image), GDK_COLORSPACE_RGB,
-                                          kestrel_image_get_channels (image) == 4, 8,
-                                          kestrel_image_get_width (image),
-                                          kestrel_image_get_height (image),
-                                          kestrel_image_get_stride (image));
-      if (!gdk_pixbuf_save_to_buffer (pixbuf, &png, &png_len, "png", &error, NULL))
-        {
-          g_task_return_error (task, g_steal_pointer (&error));
-          return;
-        }
-      bytes = g_bytes_new_take (g_steal_pointer (&png), png_len);
-      attachment = kestrel_attachment_new_from_bytes (bytes, "image/png", &error);
-      g_bytes_unref (bytes);
-      if (attachment == NULL)
-        {
-          g_task_return_error (task, g_steal_pointer (&error));
-          return;
-        }
-      g_ptr_array_add (attachments, attachment);
-    }
-
-  g_task_return_pointer (task, g_steal_pointer (&attachments), (GDestroyNotify) g_ptr_array_unref);
-}
-
-static KestrelImage *
-image_from_attachment (KestrelAttachment *attachment)
-{
-  g_autoptr(GdkPixbufLoader) loader = gdk_pixbuf_loader_new ();
-  GBytes *data = kestrel_attachment_get_data (attachment);
-  GdkPixbuf *pixbuf;
-  g_autoptr(GBytes) pixels = NULL;
-
-  if (data == NULL ||
-      !gdk_pixbuf_loader_write_bytes (loader, data, NULL) ||
-      !gdk_pixbuf_loader_close (loader, NULL) ||
-      (pixbuf = gdk_pixbuf_loader_get_pixbuf (loader)) == NULL)
-    return NULL;
-
-  pixels = gdk_pixbuf_read_pixel_bytes (pixbuf);
-  return kestrel_image_new (pixels, gdk_pixbuf_get_width (pixbuf), gdk_pixbuf_get_height (pixbuf),
-                            gdk_pixbuf_get_n_channels (pixbuf), gdk_pixbuf_get_rowstride (pixbuf));
-}
-
-static KestrelChatMessageStatus
-chat_status_from_store (KestrelMessageStatus status)
-{
-  switch (status)
-    {
-    case KESTREL_MESSAGE_STATUS_STREAMING: return KESTREL_CHAT_MESSAGE_STREAMING;
-    case KESTREL_MESSAGE_STATUS_CANCELLED: return KESTREL_CHAT_MESSAGE_CANCELLED;
-    case KESTREL_MESSAGE_STATUS_ERROR: return KESTREL_CHAT_MESSAGE_FAILED;
-    case KESTREL_MESSAGE_STATUS_INTERRUPTED: return KESTREL_CHAT_MESSAGE_INTERRUPTED;
-    case KESTREL_MESSAGE_STATUS_COMPLETE:
-    default: return KESTREL_CHAT_MESSAGE_COMPLETE;
-    }
-}
-
-/* Thread: store messages → chat messages (decoding their images). */
-static void
-thread_to_chat_thread (GTask        *task,
-                       gpointer      source,
-                       gpointer      task_data,
-                       GCancellable *cancellable)
-{
-  GPtrArray *thread = task_data;
-  g_autoptr(GPtrArray) chat = g_ptr_array_new_with_free_func (g_object_unref);
-
-  for (guint i = 0; i < thread->len; i++)
-    {
-      KestrelMessage *stored = g_ptr_array_index (thread, i);
-      KestrelChatMessage *message;
-      GPtrArray *attachments = kestrel_message_get_attachments (stored);
-      g_autoptr(JsonParser) parser = json_parser_new ();
-      const char *stats = kestrel_message_get_stats (stored);
-
-      message = kestrel_chat_message_new (chat_role (kestrel_message_get_role (stored)),
-                                          kestrel_message_get_content (stored));
-      kestrel_chat_message_set_status (message, chat_status_from_store (kestrel_message_get_status (stored)));
-      kestrel_chat_message_set_branch (message, kestrel_message_get_sibling_index (stored),
-                                       MAX (kestrel_message_get_n_siblings (stored), 1));
-      set_message_store_id (message, STORE_ID, kestrel_message_get_id (stored));
-      set_message_store_id (message, PARENT_ID, kestrel_message_get_parent_id (stored));
-      if (stats != NULL && json_parser_load_from_data (parser, stats, -1, NULL) &&
-          JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-        {
-          JsonObject *o = json_node_get_object (json_parser_get_root (parser));
-
-          kestrel_chat_message_set_stats (message,
-                                          (guint) json_object_get_int_member_with_default (o, "generated_tokens", 0),
-                                          json_object_get_double_member_with_default (o, "tokens_per_second", 0));
-        }
-      for (guint j = 0; attachments != NULL && j < attachments->len; j++)
-        {
-          g_autoptr(KestrelImage) image = image_from_attachment (g_ptr_array_index (attachments, j));
-
-          if (image != NULL)
-            kestrel_chat_message_add_image (message, image);
-        }
-      g_ptr_array_add (chat, message);
-    }
-
-  g_task_return_pointer (task, g_steal_pointer (&chat), (GDestroyNotify) g_ptr_array_unref);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
 }
 
 /* ---- opening ----------------------------------------------------------------------- */
@@ -285,7 +95,7 @@ open_loaded_cb (GObject      *source,
   if (thread == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        report_error (od->self, _("The conversation could not be opened"), error);
+        _kestrel_chat_controller_report_error (od->self, _("The conversation could not be opened"), error);
       g_object_unref (od->self);
       g_free (od);
       return;
@@ -293,7 +103,7 @@ open_loaded_cb (GObject      *source,
 
   task = g_task_new (NULL, od->self->cancellable, open_converted_cb, od);
   g_task_set_task_data (task, g_ptr_array_ref (thread), (GDestroyNotify) g_ptr_array_unref);
-  g_task_run_in_thread (task, thread_to_chat_thread);
+  g_task_run_in_thread (task, _kestrel_chat_controller_thread_to_chat_thread);
   g_object_unref (task);
 }
 
@@ -327,197 +137,6 @@ kestrel_chat_controller_new_conversation (KestrelChatController *self)
   g_list_store_remove_all (self->messages);
 }
 
-/* ---- the reply --------------------------------------------------------------------- */
-
-/* Ties one reply's chat message to its store row; outlives the controller's interest
- * safely (it holds its own references). */
-typedef struct
-{
-  KestrelChatController *self;
-  KestrelChatMessage    *message;
-  gint64                 store_id;       /* 0 until the row exists, -1 if it never will */
-  gboolean               finished;       /* the generation ended */
-  KestrelMessageStatus   final_status;
-  char                  *stats_json;
-} ReplyRow;
-
-static void
-reply_row_free (ReplyRow *row)
-{
-  row->self->n_pending_saves--;
-  g_object_unref (row->self);
-  g_object_unref (row->message);
-  g_free (row->stats_json);
-  g_free (row);
-}
-
-static void
-finish_done_cb (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  ReplyRow *row = user_data;
-  g_autoptr(GError) error = NULL;
-
-  if (!kestrel_store_finish_message_finish (KESTREL_STORE (source), result, &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    report_error (row->self, _("The reply could not be saved"), error);
-  reply_row_free (row);
-}
-
-/* Writes the final text and status once both the row exists and the reply ended. */
-static gboolean
-reply_row_try_finish (ReplyRow *row)
-{
-  if (!row->finished || row->store_id == 0)
-    return FALSE;
-
-  kestrel_store_finish_message_async (row->self->store, row->store_id,
-                                      kestrel_chat_message_get_text (row->message),
-                                      row->final_status, row->stats_json, NULL,
-                                      finish_done_cb, row);
-  return TRUE;
-}
-
-static void
-reply_delta_cb (KestrelGeneration *generation,
-                const char        *delta,
-                ReplyRow          *row)
-{
-  kestrel_chat_message_append_text (row->message, delta);
-  /* cheap: the store copies the text and writes it at most once a second */
-  if (row->store_id != 0)
-    kestrel_store_update_message_text (row->self->store, row->store_id,
-                                       kestrel_chat_message_get_text (row->message));
-}
-
-static void
-reply_status_cb (KestrelGeneration *generation,
-                 GParamSpec        *pspec,
-                 ReplyRow          *row)
-{
-  if (kestrel_generation_get_status (generation) == KESTREL_GENERATION_STREAMING)
-    kestrel_chat_message_set_status (row->message, KESTREL_CHAT_MESSAGE_STREAMING);
-}
-
-static void
-reply_finished_cb (KestrelGeneration *generation,
-                   ReplyRow          *row)
-{
-  KestrelChatController *self = row->self;
-  KestrelGenerationStats stats;
-  const GError *error = kestrel_generation_get_error (generation);
-
-  kestrel_generation_get_stats (generation, &stats);
-  kestrel_chat_message_set_stats (row->message, stats.generated_tokens, stats.tokens_per_second);
-  row->stats_json = g_strdup_printf ("{\"prompt_tokens\": %u, \"cached_tokens\": %u, "
-                                     "\"generated_tokens\": %u, \"time_to_first_token\": %.4f, "
-                                     "\"tokens_per_second\": %.2f}",
-                                     stats.prompt_tokens, stats.cached_tokens,
-                                     stats.generated_tokens, stats.time_to_first_token,
-                                     stats.tokens_per_second);
-
-  switch (kestrel_generation_get_status (generation))
-    {
-    case KESTREL_GENERATION_COMPLETE:
-      kestrel_chat_message_set_status (row->message, KESTREL_CHAT_MESSAGE_COMPLETE);
-      row->final_status = KESTREL_MESSAGE_STATUS_COMPLETE;
-      break;
-    case KESTREL_GENERATION_CANCELLED:
-      kestrel_chat_message_set_status (row->message, KESTREL_CHAT_MESSAGE_CANCELLED);
-      row->final_status = KESTREL_MESSAGE_STATUS_CANCELLED;
-      break;
-    case KESTREL_GENERATION_FAILED:
-    default:
-      kestrel_chat_message_set_error_message (row->message, error ? error->message : _("The reply failed"));
-      kestrel_chat_message_set_status (row->message, KESTREL_CHAT_MESSAGE_FAILED);
-      row->final_status = KESTREL_MESSAGE_STATUS_ERROR;
-      break;
-    }
-  row->finished = TRUE;
-
-  if (self->generation == generation)
-    {
-      g_signal_handlers_disconnect_by_data (generation, row);
-      g_clear_object (&self->generation);
-      g_clear_object (&self->reply);
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
-    }
-  /* The row is freed once both the reply ended and its store row is settled: here when it
-   * could never be saved, in finish_done_cb after the final write, or by
-   * reply_row_created_cb when the row appears later. */
-  if (row->store_id < 0)
-    reply_row_free (row);
-  else
-    reply_row_try_finish (row);
-}
-
-static void
-reply_row_created_cb (GObject      *source,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  ReplyRow *row = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(KestrelMessage) stored = kestrel_store_append_message_finish (KESTREL_STORE (source), result, &error);
-
-  if (stored == NULL)
-    {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        report_error (row->self, _("The reply could not be saved"), error);
-      if (row->finished)
-        reply_row_free (row);
-      else
-        row->store_id = -1; /* never saved; finishing frees the row */
-      return;
-    }
-
-  row->store_id = kestrel_message_get_id (stored);
-  set_message_store_id (row->message, STORE_ID, row->store_id);
-  kestrel_chat_message_set_branch (row->message, kestrel_message_get_sibling_index (stored),
-                                   MAX (kestrel_message_get_n_siblings (stored), 1));
-  if (kestrel_chat_message_get_text (row->message)[0] != '\0')
-    kestrel_store_update_message_text (row->self->store, row->store_id,
-                                       kestrel_chat_message_get_text (row->message));
-  reply_row_try_finish (row);
-}
-
-/* Starts generating `reply` (already in the list at `position`) and saves it as a child
- * of parent_id once that id is known (0: saved later by send's chain). */
-static ReplyRow *
-start_reply (KestrelChatController *self,
-             KestrelChatMessage    *reply,
-             guint                  position)
-{
-  g_autoptr(GPtrArray) turns = build_turns (self, position);
-  g_autofree char *conversation_key = g_strdup_printf ("%" G_GINT64_FORMAT, self->conversation_id);
-  ReplyRow *row = g_new0 (ReplyRow, 1);
-
-  row->self = g_object_ref (self);
-  row->message = g_object_ref (reply);
-  self->n_pending_saves++;
-
-  self->reply = g_object_ref (reply);
-  self->generation = kestrel_engine_generate (self->engine, conversation_key, turns, &self->sampling);
-  g_signal_connect (self->generation, "delta", G_CALLBACK (reply_delta_cb), row);
-  g_signal_connect (self->generation, "notify::status", G_CALLBACK (reply_status_cb), row);
-  g_signal_connect (self->generation, "finished", G_CALLBACK (reply_finished_cb), row);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
-
-  return row;
-}
-
-static void
-save_reply_row (KestrelChatController *self,
-                ReplyRow              *row,
-                gint64                 parent_id)
-{
-  set_message_store_id (row->message, PARENT_ID, parent_id);
-  kestrel_store_append_message_async (self->store, self->conversation_id, parent_id,
-                                      KESTREL_MESSAGE_ROLE_MODEL, KESTREL_MESSAGE_STATUS_STREAMING,
-                                      "", NULL, self->cancellable, reply_row_created_cb, row);
-}
-
 /* ---- send -------------------------------------------------------------------------- */
 
 typedef struct
@@ -548,16 +167,16 @@ user_saved_cb (GObject      *source,
   if (stored == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        report_error (sd->self, _("The message could not be saved"), error);
+        _kestrel_chat_controller_report_error (sd->self, _("The message could not be saved"), error);
       sd->row->store_id = -1;
       if (sd->row->finished)
-        reply_row_free (sd->row);
+        _kestrel_chat_controller_reply_row_free (sd->row);
       send_data_free (sd);
       return;
     }
 
-  set_message_store_id (sd->user, STORE_ID, kestrel_message_get_id (stored));
-  save_reply_row (sd->self, sd->row, kestrel_message_get_id (stored));
+  _kestrel_chat_controller_set_message_store_id (sd->user, STORE_ID, kestrel_message_get_id (stored));
+  _kestrel_chat_controller_save_reply_row (sd->self, sd->row, kestrel_message_get_id (stored));
   send_data_free (sd);
 }
 
@@ -572,7 +191,7 @@ images_encoded_cb (GObject      *source,
 
   if (attachments == NULL)
     {
-      report_error (sd->self, _("The images could not be saved"), error);
+      _kestrel_chat_controller_report_error (sd->self, _("The images could not be saved"), error);
       attachments = g_ptr_array_new ();
     }
 
@@ -599,7 +218,7 @@ kestrel_chat_controller_send (KestrelChatController *self,
   g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
   g_return_if_fail (text != NULL);
 
-  if (self->generation != NULL)
+  if (kestrel_chat_controller_get_busy (self))
     return;
 
   if (self->conversation_id == 0)
@@ -609,7 +228,7 @@ kestrel_chat_controller_send (KestrelChatController *self,
 
       if (conversation == NULL)
         {
-          report_error (self, _("The conversation could not be saved"), error);
+          _kestrel_chat_controller_report_error (self, _("The conversation could not be saved"), error);
           return;
         }
       self->conversation_id = kestrel_conversation_get_id (conversation);
@@ -624,7 +243,7 @@ kestrel_chat_controller_send (KestrelChatController *self,
   if (n > 0)
     {
       g_autoptr(KestrelChatMessage) last = g_list_model_get_item (G_LIST_MODEL (self->messages), n - 1);
-      parent_id = message_store_id (last);
+      parent_id = _kestrel_chat_controller_message_store_id (last);
     }
   send_user_message (self, user, parent_id);
 }
@@ -644,7 +263,7 @@ send_user_message (KestrelChatController *self,
   for (guint i = 0; user_images != NULL && i < user_images->len; i++)
     g_ptr_array_add (image_copy, kestrel_image_ref (g_ptr_array_index (user_images, i)));
   kestrel_chat_message_set_status (reply, KESTREL_CHAT_MESSAGE_PENDING);
-  set_message_store_id (user, PARENT_ID, parent_id);
+  _kestrel_chat_controller_set_message_store_id (user, PARENT_ID, parent_id);
 
   sd = g_new0 (SendData, 1);
   sd->self = g_object_ref (self);
@@ -653,11 +272,11 @@ send_user_message (KestrelChatController *self,
 
   g_list_store_append (self->messages, user);
   g_list_store_append (self->messages, reply);
-  sd->row = start_reply (self, reply, g_list_model_get_n_items (G_LIST_MODEL (self->messages)) - 1);
+  sd->row = _kestrel_chat_controller_start_reply (self, reply, g_list_model_get_n_items (G_LIST_MODEL (self->messages)) - 1);
 
   task = g_task_new (NULL, NULL, images_encoded_cb, sd);
   g_task_set_task_data (task, image_copy, (GDestroyNotify) g_ptr_array_unref);
-  g_task_run_in_thread (task, encode_images_thread);
+  g_task_run_in_thread (task, _kestrel_chat_controller_encode_images_thread);
   g_object_unref (task);
 }
 
@@ -667,7 +286,12 @@ kestrel_chat_controller_cancel (KestrelChatController *self)
   g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
 
   if (self->generation != NULL)
-    kestrel_generation_cancel (self->generation);
+    {
+      self->stop_requested = TRUE;
+      kestrel_generation_cancel (self->generation);
+    }
+  if (self->round_cancellable != NULL)
+    g_cancellable_cancel (self->round_cancellable);
 }
 
 /* ---- regenerate / delete ----------------------------------------------------------- */
@@ -695,7 +319,7 @@ kestrel_chat_controller_regenerate (KestrelChatController *self,
 
   g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
 
-  if (self->generation != NULL || kestrel_chat_message_get_role (message) != KESTREL_ROLE_MODEL)
+  if (kestrel_chat_controller_get_busy (self) || kestrel_chat_message_get_role (message) != KESTREL_ROLE_MODEL)
     return;
   position = position_of (self, message, &found);
   parent_id = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (message), PARENT_ID));
@@ -708,8 +332,8 @@ kestrel_chat_controller_regenerate (KestrelChatController *self,
   reply = kestrel_chat_message_new (KESTREL_ROLE_MODEL, "");
   kestrel_chat_message_set_status (reply, KESTREL_CHAT_MESSAGE_PENDING);
   g_list_store_append (self->messages, reply);
-  row = start_reply (self, reply, position);
-  save_reply_row (self, row, parent_id);
+  row = _kestrel_chat_controller_start_reply (self, reply, position);
+  _kestrel_chat_controller_save_reply_row (self, row, parent_id);
 }
 
 void
@@ -729,11 +353,11 @@ kestrel_chat_controller_delete (KestrelChatController *self,
   if (self->reply != NULL)
     kestrel_chat_controller_cancel (self);
 
-  id = message_store_id (message);
+  id = _kestrel_chat_controller_message_store_id (message);
   /* The store deletes the message with everything that follows it (its subtree). */
   if (id > 0 && !kestrel_store_delete_message (self->store, id, &error))
     {
-      report_error (self, _("The message could not be deleted"), error);
+      _kestrel_chat_controller_report_error (self, _("The message could not be deleted"), error);
       return;
     }
   g_list_store_splice (self->messages, position,
@@ -752,7 +376,7 @@ kestrel_chat_controller_edit (KestrelChatController *self,
 
   g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
 
-  if (self->generation != NULL || kestrel_chat_message_get_role (message) != KESTREL_ROLE_USER)
+  if (kestrel_chat_controller_get_busy (self) || kestrel_chat_message_get_role (message) != KESTREL_ROLE_USER)
     return;
   position = position_of (self, message, &found);
   if (!found)
@@ -777,17 +401,17 @@ kestrel_chat_controller_switch_branch (KestrelChatController *self,
 {
   g_autoptr(GPtrArray) siblings = NULL;
   g_autoptr(GError) error = NULL;
-  gint64 id = message_store_id (message);
+  gint64 id = _kestrel_chat_controller_message_store_id (message);
   int index = -1, target;
 
   g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
 
-  if (self->generation != NULL || id <= 0)
+  if (kestrel_chat_controller_get_busy (self) || id <= 0)
     return;
   siblings = kestrel_store_list_siblings (self->store, id, &error);
   if (siblings == NULL)
     {
-      report_error (self, _("The alternatives could not be read"), error);
+      _kestrel_chat_controller_report_error (self, _("The alternatives could not be read"), error);
       return;
     }
   for (guint i = 0; i < siblings->len; i++)
@@ -800,7 +424,7 @@ kestrel_chat_controller_switch_branch (KestrelChatController *self,
                                      kestrel_message_get_id (g_ptr_array_index (siblings, target)),
                                      &error))
     {
-      report_error (self, _("The alternative could not be shown"), error);
+      _kestrel_chat_controller_report_error (self, _("The alternative could not be shown"), error);
       return;
     }
   /* the shown thread follows the selection */
@@ -839,7 +463,7 @@ kestrel_chat_controller_get_conversation_id (KestrelChatController *self)
 gboolean
 kestrel_chat_controller_get_busy (KestrelChatController *self)
 {
-  return self->generation != NULL;
+  return self->generation != NULL || self->round_cancellable != NULL;
 }
 
 guint
@@ -857,6 +481,32 @@ kestrel_chat_controller_set_system_prompt (KestrelChatController *self,
 }
 
 void
+kestrel_chat_controller_set_tools (KestrelChatController *self,
+                                   KestrelToolRegistry   *tools)
+{
+  g_return_if_fail (KESTREL_IS_CHAT_CONTROLLER (self));
+  g_return_if_fail (tools == NULL || KESTREL_IS_TOOL_REGISTRY (tools));
+
+  g_set_object (&self->tools, tools);
+}
+
+KestrelToolRegistry *
+kestrel_chat_controller_get_tools (KestrelChatController *self)
+{
+  g_return_val_if_fail (KESTREL_IS_CHAT_CONTROLLER (self), NULL);
+  return self->tools;
+}
+
+void
+_kestrel_chat_controller_set_generate_func (KestrelChatController   *self,
+                                            KestrelChatGenerateFunc  func,
+                                            gpointer                 user_data)
+{
+  self->generate_func = func;
+  self->generate_data = user_data;
+}
+
+void
 kestrel_chat_controller_set_sampling (KestrelChatController         *self,
                                       const KestrelSamplingSettings *settings)
 {
@@ -871,6 +521,8 @@ kestrel_chat_controller_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   if (self->generation != NULL)
     kestrel_generation_cancel (self->generation);
+  if (self->round_cancellable != NULL)
+    g_cancellable_cancel (self->round_cancellable);
 
   G_OBJECT_CLASS (kestrel_chat_controller_parent_class)->dispose (object);
 }
@@ -886,6 +538,9 @@ kestrel_chat_controller_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->store);
   g_clear_object (&self->engine);
+  g_clear_object (&self->tools);
+  g_clear_object (&self->round_cancellable);
+  g_clear_pointer (&self->always_allowed, g_hash_table_unref);
   g_free (self->system_prompt);
 
   G_OBJECT_CLASS (kestrel_chat_controller_parent_class)->finalize (object);
@@ -933,5 +588,6 @@ kestrel_chat_controller_init (KestrelChatController *self)
 {
   self->messages = g_list_store_new (KESTREL_TYPE_CHAT_MESSAGE);
   self->cancellable = g_cancellable_new ();
+  self->always_allowed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   kestrel_sampling_settings_init (&self->sampling);
 }

@@ -9,6 +9,7 @@
 #include "kestrel-chat-message.h"
 #include "kestrel-engine.h"
 #include "kestrel-store.h"
+#include "kestrel-tool-registry.h"
 
 G_BEGIN_DECLS
 
@@ -54,5 +55,11 @@ void                   kestrel_chat_controller_set_system_prompt (KestrelChatCon
                                                                   const char            *system_prompt);
 void                   kestrel_chat_controller_set_sampling      (KestrelChatController *self,
                                                                   const KestrelSamplingSettings *settings);
+/* Tool calling: the tools offered to the model, or NULL for none (docs/tool-calling.md).
+ * Calls show up as KestrelToolCallRequests on the reply's message ("tool-calls"); those
+ * that need approval wait for kestrel_tool_call_request_answer(). */
+void                   kestrel_chat_controller_set_tools         (KestrelChatController *self,
+                                                                  KestrelToolRegistry   *tools);
+KestrelToolRegistry   *kestrel_chat_controller_get_tools         (KestrelChatController *self);
 
 G_END_DECLS

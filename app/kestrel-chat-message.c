@@ -21,6 +21,8 @@ struct _KestrelChatMessage
   double                tokens_per_second;
   guint                 branch_index;
   guint                 branch_count;
+  GListStore           *tool_calls;   /* KestrelToolCallRequest */
+  char                 *tool_status;  /* "Calling x…" while a call is being generated */
 };
 
 G_DEFINE_FINAL_TYPE (KestrelChatMessage, kestrel_chat_message, G_TYPE_OBJECT)
@@ -35,6 +37,7 @@ enum {
   PROP_TOKENS_PER_SECOND,
   PROP_BRANCH_INDEX,
   PROP_BRANCH_COUNT,
+  PROP_TOOL_STATUS,
   N_PROPS
 };
 
@@ -244,10 +247,49 @@ kestrel_chat_message_set_branch (KestrelChatMessage *self,
   g_object_thaw_notify (G_OBJECT (self));
 }
 
+GListModel *
+kestrel_chat_message_get_tool_calls (KestrelChatMessage *self)
+{
+  g_return_val_if_fail (KESTREL_IS_CHAT_MESSAGE (self), NULL);
+  return G_LIST_MODEL (self->tool_calls);
+}
+
+void
+kestrel_chat_message_add_tool_call (KestrelChatMessage     *self,
+                                    KestrelToolCallRequest *request)
+{
+  g_return_if_fail (KESTREL_IS_CHAT_MESSAGE (self));
+  g_return_if_fail (KESTREL_IS_TOOL_CALL_REQUEST (request));
+  g_list_store_append (self->tool_calls, request);
+}
+
+const char *
+kestrel_chat_message_get_tool_status (KestrelChatMessage *self)
+{
+  g_return_val_if_fail (KESTREL_IS_CHAT_MESSAGE (self), NULL);
+  return self->tool_status;
+}
+
+void
+kestrel_chat_message_set_tool_status (KestrelChatMessage *self,
+                                      const char         *status)
+{
+  g_return_if_fail (KESTREL_IS_CHAT_MESSAGE (self));
+
+  if (g_strcmp0 (status, self->tool_status) == 0)
+    return;
+  g_free (self->tool_status);
+  self->tool_status = g_strdup (status);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TOOL_STATUS]);
+}
+
 static void
 kestrel_chat_message_finalize (GObject *object)
 {
   KestrelChatMessage *self = KESTREL_CHAT_MESSAGE (object);
+
+  g_clear_object (&self->tool_calls);
+  g_clear_pointer (&self->tool_status, g_free);
 
   g_string_free (self->text, TRUE);
   g_clear_pointer (&self->images, g_ptr_array_unref);
@@ -274,6 +316,7 @@ kestrel_chat_message_get_property (GObject    *object,
     case PROP_TOKENS_PER_SECOND: g_value_set_double (value, self->tokens_per_second); break;
     case PROP_BRANCH_INDEX: g_value_set_uint (value, self->branch_index); break;
     case PROP_BRANCH_COUNT: g_value_set_uint (value, self->branch_count); break;
+    case PROP_TOOL_STATUS: g_value_set_string (value, self->tool_status); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -325,6 +368,8 @@ kestrel_chat_message_class_init (KestrelChatMessageClass *klass)
                                                      0, G_MAXUINT, 0, ro);
   properties[PROP_BRANCH_COUNT] = g_param_spec_uint ("branch-count", NULL, NULL,
                                                      1, G_MAXUINT, 1, ro);
+  /* "Calling calculator…" while the model writes a tool call, else NULL */
+  properties[PROP_TOOL_STATUS] = g_param_spec_string ("tool-status", NULL, NULL, NULL, ro);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -336,4 +381,5 @@ kestrel_chat_message_init (KestrelChatMessage *self)
   self->text = g_string_new (NULL);
   self->images = g_ptr_array_new_with_free_func ((GDestroyNotify) kestrel_image_unref);
   self->branch_count = 1;
+  self->tool_calls = g_list_store_new (KESTREL_TYPE_TOOL_CALL_REQUEST);
 }

@@ -10,7 +10,10 @@
 
 #include <glib-object.h>
 
+#include <gio/gio.h>
+
 #include "kestrel-engine-types.h"
+#include "kestrel-tool-call-request.h"
 
 G_BEGIN_DECLS
 
@@ -59,5 +62,12 @@ guint                 kestrel_chat_message_get_branch_count      (KestrelChatMes
 void                  kestrel_chat_message_set_branch            (KestrelChatMessage   *self,
                                                                   guint                 index,
                                                                   guint                 count);
+/* The tool calls this model message made (KestrelToolCallRequest), in order. */
+GListModel           *kestrel_chat_message_get_tool_calls        (KestrelChatMessage   *self);
+void                  kestrel_chat_message_add_tool_call         (KestrelChatMessage   *self,
+                                                                  KestrelToolCallRequest *request);
+const char           *kestrel_chat_message_get_tool_status       (KestrelChatMessage   *self);
+void                  kestrel_chat_message_set_tool_status       (KestrelChatMessage   *self,
+                                                                  const char           *status);
 
 G_END_DECLS

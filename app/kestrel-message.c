@@ -271,7 +271,7 @@ kestrel_message_get_attachments (KestrelMessage *self)
   return self->attachments;
 }
 
-/* Returns: (transfer none) (element-type KestrelToolCall): in call order. */
+/* Returns: (transfer none) (element-type KestrelStoredToolCall): in call order. */
 GPtrArray *
 kestrel_message_get_tool_calls (KestrelMessage *self)
 {

@@ -214,21 +214,21 @@ export_json (KestrelStore         *self,
       json_builder_begin_array (builder);
       for (guint j = 0; j < tool_calls->len; j++)
         {
-          KestrelToolCall *call = g_ptr_array_index (tool_calls, j);
+          KestrelStoredToolCall *call = g_ptr_array_index (tool_calls, j);
 
           json_builder_begin_object (builder);
           json_builder_set_member_name (builder, "name");
-          json_builder_add_string_value (builder, kestrel_tool_call_get_name (call));
-          add_json_text (builder, "arguments", kestrel_tool_call_get_arguments (call));
+          json_builder_add_string_value (builder, kestrel_stored_tool_call_get_name (call));
+          add_json_text (builder, "arguments", kestrel_stored_tool_call_get_arguments (call));
           json_builder_set_member_name (builder, "result");
-          if (kestrel_tool_call_get_result (call) != NULL)
-            json_builder_add_string_value (builder, kestrel_tool_call_get_result (call));
+          if (kestrel_stored_tool_call_get_result (call) != NULL)
+            json_builder_add_string_value (builder, kestrel_stored_tool_call_get_result (call));
           else
             json_builder_add_null_value (builder);
           json_builder_set_member_name (builder, "status");
-          json_builder_add_string_value (builder, kestrel_tool_call_status_to_string (kestrel_tool_call_get_status (call)));
+          json_builder_add_string_value (builder, kestrel_tool_call_status_to_string (kestrel_stored_tool_call_get_status (call)));
           json_builder_set_member_name (builder, "approval");
-          json_builder_add_string_value (builder, kestrel_tool_approval_to_string (kestrel_tool_call_get_approval (call)));
+          json_builder_add_string_value (builder, kestrel_tool_approval_to_string (kestrel_stored_tool_call_get_approval (call)));
           json_builder_end_object (builder);
         }
       json_builder_end_array (builder);
@@ -307,15 +307,15 @@ export_markdown (KestrelStore         *self,
 
       for (guint j = 0; j < tool_calls->len; j++)
         {
-          KestrelToolCall *call = g_ptr_array_index (tool_calls, j);
+          KestrelStoredToolCall *call = g_ptr_array_index (tool_calls, j);
 
           g_string_append_printf (md, "\n**Tool call** `%s` (%s, %s)\n\n```json\n%s\n```\n",
-                                  kestrel_tool_call_get_name (call),
-                                  kestrel_tool_call_status_to_string (kestrel_tool_call_get_status (call)),
-                                  kestrel_tool_approval_to_string (kestrel_tool_call_get_approval (call)),
-                                  kestrel_tool_call_get_arguments (call));
-          if (kestrel_tool_call_get_result (call) != NULL)
-            g_string_append_printf (md, "\nResult:\n\n```\n%s\n```\n", kestrel_tool_call_get_result (call));
+                                  kestrel_stored_tool_call_get_name (call),
+                                  kestrel_tool_call_status_to_string (kestrel_stored_tool_call_get_status (call)),
+                                  kestrel_tool_approval_to_string (kestrel_stored_tool_call_get_approval (call)),
+                                  kestrel_stored_tool_call_get_arguments (call));
+          if (kestrel_stored_tool_call_get_result (call) != NULL)
+            g_string_append_printf (md, "\nResult:\n\n```\n%s\n```\n", kestrel_stored_tool_call_get_result (call));
         }
     }
 

@@ -456,7 +456,7 @@ restore_pending:
   return FALSE;
 }
 
-KestrelToolCall *
+KestrelStoredToolCall *
 kestrel_store_add_tool_call (KestrelStore  *self,
                              gint64         message_id,
                              const char    *name,
@@ -465,7 +465,7 @@ kestrel_store_add_tool_call (KestrelStore  *self,
 {
   g_autoptr(GRecMutexLocker) locker = NULL;
   sqlite3_stmt *stmt;
-  KestrelToolCall *ret = NULL;
+  KestrelStoredToolCall *ret = NULL;
   int rc;
 
   g_return_val_if_fail (KESTREL_IS_STORE (self), NULL);

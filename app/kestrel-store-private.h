@@ -98,7 +98,7 @@ gboolean             _kestrel_store_schema_migrate      (sqlite3         *db,
 
 /* kestrel-store-thread.c */
 KestrelConversation *_kestrel_store_conversation_from_row (sqlite3_stmt  *stmt);
-KestrelToolCall     *_kestrel_store_tool_call_from_row    (sqlite3_stmt  *stmt);
+KestrelStoredToolCall     *_kestrel_store_tool_call_from_row    (sqlite3_stmt  *stmt);
 KestrelMessage      *_kestrel_store_load_message          (KestrelStore  *self,
                                                            gint64         message_id,
                                                            GError       **error);

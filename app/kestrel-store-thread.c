@@ -83,7 +83,7 @@ load_attachments (KestrelStore    *self,
   return TRUE;
 }
 
-KestrelToolCall *
+KestrelStoredToolCall *
 _kestrel_store_tool_call_from_row (sqlite3_stmt *stmt)
 {
   KestrelToolCallStatus status = KESTREL_TOOL_CALL_STATUS_ERROR;
@@ -92,7 +92,7 @@ _kestrel_store_tool_call_from_row (sqlite3_stmt *stmt)
   kestrel_tool_call_status_from_string ((const char *) sqlite3_column_text (stmt, 5), &status);
   kestrel_tool_approval_from_string ((const char *) sqlite3_column_text (stmt, 6), &approval);
 
-  return g_object_new (KESTREL_TYPE_TOOL_CALL,
+  return g_object_new (KESTREL_TYPE_STORED_TOOL_CALL,
                        "id", (gint64) sqlite3_column_int64 (stmt, 0),
                        "message-id", (gint64) sqlite3_column_int64 (stmt, 1),
                        "name", (const char *) sqlite3_column_text (stmt, 2),

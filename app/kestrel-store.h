@@ -11,7 +11,7 @@
 #include "kestrel-message.h"
 #include "kestrel-search-hit.h"
 #include "kestrel-store-types.h"
-#include "kestrel-tool-call.h"
+#include "kestrel-stored-tool-call.h"
 
 G_BEGIN_DECLS
 
@@ -133,7 +133,7 @@ gboolean             kestrel_store_flush                 (KestrelStore          
                                                           GError               **error);
 
 /* Tool calls */
-KestrelToolCall     *kestrel_store_add_tool_call         (KestrelStore          *self,
+KestrelStoredToolCall     *kestrel_store_add_tool_call         (KestrelStore          *self,
                                                           gint64                 message_id,
                                                           const char            *name,
                                                           const char            *arguments_json,

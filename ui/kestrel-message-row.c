@@ -12,6 +12,7 @@
 #include "kestrel-image-loader.h"
 #include "kestrel-markdown-view.h"
 #include "kestrel-message-row.h"
+#include "kestrel-tool-call-card.h"
 
 #define THUMBNAIL_SIZE 120
 
@@ -21,6 +22,7 @@ struct _KestrelMessageRow
 
   KestrelChatMessage   *message;
   gulong                notify_id;
+  gulong                tool_calls_id;
   guint                 render_tick_id;
   KestrelChatMessageStatus  last_status;
 
@@ -29,6 +31,9 @@ struct _KestrelMessageRow
   GtkWidget            *edit_box;
   GtkTextView          *edit_view;
   KestrelMarkdownView  *markdown_view;
+  GtkWidget            *tool_status_box;
+  GtkLabel             *tool_status_label;
+  GtkBox               *tool_calls_box;
   GtkWidget            *status_box;
   GtkWidget            *spinner;
   GtkImage             *status_icon;
@@ -106,6 +111,43 @@ rebuild_images (KestrelMessageRow *self)
                              kestrel_image_ref (image), (GClosureNotify) kestrel_image_unref, 0);
       gtk_box_append (self->images_box, button);
     }
+}
+
+/* One card per tool call of the message, in order (calls are only ever appended). */
+static void
+rebuild_tool_calls (KestrelMessageRow *self)
+{
+  GListModel *calls = self->message ? kestrel_chat_message_get_tool_calls (self->message) : NULL;
+  guint n = calls ? g_list_model_get_n_items (calls) : 0;
+  GtkWidget *child;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->tool_calls_box))) != NULL)
+    gtk_box_remove (self->tool_calls_box, child);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(KestrelToolCallRequest) request = g_list_model_get_item (calls, i);
+      gtk_box_append (self->tool_calls_box, kestrel_tool_call_card_new (request));
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->tool_calls_box), n > 0);
+}
+
+static void
+tool_calls_changed_cb (GListModel        *calls,
+                       guint              position,
+                       guint              removed,
+                       guint              added,
+                       KestrelMessageRow *self)
+{
+  rebuild_tool_calls (self);
+}
+
+static void
+update_tool_status (KestrelMessageRow *self)
+{
+  const char *status = kestrel_chat_message_get_tool_status (self->message);
+
+  gtk_label_set_label (self->tool_status_label, status != NULL ? status : "");
+  gtk_widget_set_visible (self->tool_status_box, status != NULL);
 }
 
 static void
@@ -264,6 +306,8 @@ message_notify_cb (KestrelChatMessage *message,
     }
   if (name == NULL || g_str_equal (name, "status") || g_str_equal (name, "error-message"))
     update_status (self);
+  if (name == NULL || g_str_equal (name, "tool-status"))
+    update_tool_status (self);
   if (name == NULL || g_str_has_prefix (name, "branch-") || g_str_equal (name, "n-tokens") ||
       g_str_equal (name, "tokens-per-second"))
     update_footer (self);
@@ -282,7 +326,10 @@ kestrel_message_row_set_message (KestrelMessageRow  *self,
     return;
 
   if (self->message != NULL)
-    g_clear_signal_handler (&self->notify_id, self->message);
+    {
+      g_clear_signal_handler (&self->notify_id, self->message);
+      g_clear_signal_handler (&self->tool_calls_id, kestrel_chat_message_get_tool_calls (self->message));
+    }
   cancel_render_tick (self);
   g_set_object (&self->message, message);
   gtk_widget_set_visible (self->edit_box, FALSE);
@@ -290,6 +337,7 @@ kestrel_message_row_set_message (KestrelMessageRow  *self,
   if (message == NULL)
     {
       rebuild_images (self);
+      rebuild_tool_calls (self);
       return;
     }
 
@@ -312,8 +360,11 @@ kestrel_message_row_set_message (KestrelMessageRow  *self,
 
   self->last_status = kestrel_chat_message_get_status (message);
   rebuild_images (self);
+  rebuild_tool_calls (self);
   message_notify_cb (message, NULL, self);
   self->notify_id = g_signal_connect (message, "notify", G_CALLBACK (message_notify_cb), self);
+  self->tool_calls_id = g_signal_connect (kestrel_chat_message_get_tool_calls (message), "items-changed",
+                                          G_CALLBACK (tool_calls_changed_cb), self);
 }
 
 KestrelChatMessage *
@@ -402,7 +453,10 @@ kestrel_message_row_dispose (GObject *object)
   KestrelMessageRow *self = KESTREL_MESSAGE_ROW (object);
 
   if (self->message != NULL)
-    g_clear_signal_handler (&self->notify_id, self->message);
+    {
+      g_clear_signal_handler (&self->notify_id, self->message);
+      g_clear_signal_handler (&self->tool_calls_id, kestrel_chat_message_get_tool_calls (self->message));
+    }
   cancel_render_tick (self);
   g_clear_object (&self->message);
   gtk_widget_dispose_template (GTK_WIDGET (self), KESTREL_TYPE_MESSAGE_ROW);
@@ -446,6 +500,9 @@ kestrel_message_row_class_init (KestrelMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KestrelMessageRow, edit_box);
   gtk_widget_class_bind_template_child (widget_class, KestrelMessageRow, edit_view);
   gtk_widget_class_bind_template_child (widget_class, KestrelMessageRow, markdown_view);
+  gtk_widget_class_bind_template_child (widget_class, KestrelMessageRow, tool_status_box);
+  gtk_widget_class_bind_template_child (widget_class, KestrelMessageRow, tool_status_label);
+  gtk_widget_class_bind_template_child (widget_class, KestrelMessageRow, tool_calls_box);
   gtk_widget_class_bind_template_child (widget_class, KestrelMessageRow, status_box);
   gtk_widget_class_bind_template_child (widget_class, KestrelMessageRow, spinner);
   gtk_widget_class_bind_template_child (widget_class, KestrelMessageRow, status_icon);

@@ -13,6 +13,7 @@
 
 #include <glib/gi18n.h>
 
+#include "kestrel-app-tools.h"
 #include "kestrel-chat-controller.h"
 #include "kestrel-conversation.h"
 #include "kestrel-download-page.h"
@@ -32,6 +33,7 @@ typedef struct
   KestrelModelLibrary     *library;
   AdwDialog               *download_page; /* weak: while it is open */
   AdwDialog               *library_page;  /* weak: while it is open */
+  KestrelToolRegistry     *tools;
 } Session;
 
 static void
@@ -51,7 +53,18 @@ session_free (Session *session)
     }
   g_clear_object (&session->token_store);
   g_clear_object (&session->library);
+  /* a tool call waiting for approval holds the controller: end it with the window */
+  if (session->controller != NULL)
+    {
+      /* nobody listens any more (the widgets are going away) */
+      g_signal_handlers_disconnect_by_data (session->controller, session);
+      g_signal_handlers_disconnect_matched (session->controller, G_SIGNAL_MATCH_ID,
+                                            g_signal_lookup ("notify", G_TYPE_OBJECT), 0,
+                                            NULL, NULL, NULL);
+      kestrel_chat_controller_cancel (session->controller);
+    }
   g_clear_object (&session->controller);
+  g_clear_object (&session->tools);
   g_clear_object (&session->engine);
   g_clear_object (&session->store);
   g_clear_object (&session->settings);
@@ -284,6 +297,9 @@ apply_settings (Session *session)
   sampling.max_tokens = (guint) MAX (g_settings_get_int (session->settings, "max-tokens"), 0);
   kestrel_chat_controller_set_sampling (session->controller, &sampling);
   kestrel_chat_controller_set_system_prompt (session->controller, system_prompt);
+  kestrel_chat_controller_set_tools (session->controller,
+                                     g_settings_get_boolean (session->settings, "tools-enabled")
+                                     ? session->tools : NULL);
 }
 
 static void
@@ -489,6 +505,20 @@ kestrel_window_attach_session (KestrelWindow *self,
   session->store = g_object_ref (store);
   session->settings = g_object_ref (settings);
   session->controller = kestrel_chat_controller_new (store, engine);
+  {
+    g_autofree char *external = NULL;
+    g_autoptr(GError) error = NULL;
+
+    if (g_settings_get_boolean (settings, "external-tools-enabled"))
+      external = kestrel_app_tools_dup_external_path ();
+    session->tools = kestrel_app_tools_new (store, external, &error);
+    if (error != NULL)
+      {
+        g_autofree char *message = g_strdup_printf (_("The command tools in %s were not loaded: %s"),
+                                                    external, error->message);
+        toast (session, message);
+      }
+  }
   g_object_set_data_full (G_OBJECT (self), "kestrel-session", session, (GDestroyNotify) session_free);
 
   apply_settings (session);

@@ -7,8 +7,10 @@
  *   - "<bos>" once;
  *   - a first message with role system is not a turn: its (first) text, untrimmed, plus
  *     "\n\n" opens the first turn of the loop;
- *   - the other messages must alternate user/model starting with user (tool results are
- *     outside that count, as in vLLM's pythonic Gemma 3 tool template);
+ *   - the other messages must alternate user/model starting with user; tool results are
+ *     outside that count (as in vLLM's pythonic Gemma 3 tool template), except that a run
+ *     of them right after a model turn takes the user's place, so that the model's
+ *     continuation after its calls' results is a model turn again;
  *   - each is "<start_of_turn>" role "\n" … "<end_of_turn>\n", role "model" for the model,
  *     every text part trimmed (Python str.strip()), every image part "<start_of_image>",
  *     which the processor expands to "\n\n<start_of_image>" + N × "<image_soft_token>" +
@@ -16,8 +18,9 @@
  *   - tool results (KE_ROLE_TOOL) are a user turn wrapped in "<tool_response>\n" …
  *     "</tool_response>", as tool_chat_template_gemma3_pythonic.jinja renders them;
  *   - "<start_of_turn>model\n" as the generation prompt.
- * Tool declarations (options->tools_json) are reserved for the tool-calling work, which
- * defines where they render; until then the field is ignored.
+ * Tool declarations (options->tools_json) are not rendered here: the app puts them into
+ * the first user turn's text itself (app/kestrel-chat-tools.c, docs/tool-calling.md), so
+ * the field stays reserved and ignored.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +149,13 @@ render (const ke_chat_message *messages, size_t n_messages, const ke_chat_option
   *n_images = 0;
   for (size_t m = first; ok && m < n_messages; m++) {
     const ke_chat_message *msg = &messages[m];
-    if (msg->role != KE_ROLE_TOOL) {
+    if (msg->role == KE_ROLE_TOOL) {
+      /* Results that answer a model turn's calls take the user's place in the alternation,
+       * so the model's continuation after them is a model turn again:
+       * user, model [calls], tool, tool, model. */
+      if (turn % 2 == 0 && m > first && messages[m - 1].role == KE_ROLE_MODEL)
+        turn++;
+    } else {
       if ((msg->role == KE_ROLE_USER) != (turn % 2 == 0))
         return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                              "Conversation roles must alternate user/model/user/model/… "

@@ -49,7 +49,7 @@ build_rich_conversation (KestrelStore *store)
   g_autoptr(KestrelMessage) q = NULL;
   g_autoptr(KestrelMessage) a1 = NULL;
   g_autoptr(KestrelMessage) a2 = NULL;
-  g_autoptr(KestrelToolCall) call = NULL;
+  g_autoptr(KestrelStoredToolCall) call = NULL;
 
   g_ptr_array_add (attachments, g_object_ref (image));
   q = kestrel_store_append_message (store, cid, 0, KESTREL_MESSAGE_ROLE_USER, KESTREL_MESSAGE_STATUS_COMPLETE,
@@ -57,7 +57,7 @@ build_rich_conversation (KestrelStore *store)
   g_assert_no_error (error);
   a1 = append (store, cid, kestrel_message_get_id (q), KESTREL_MESSAGE_ROLE_MODEL, "A kestrel.");
   call = kestrel_store_add_tool_call (store, kestrel_message_get_id (a1), "lookup", "{\"name\":\"kestrel\"}", &error);
-  g_assert_true (kestrel_store_update_tool_call (store, kestrel_tool_call_get_id (call), KESTREL_TOOL_CALL_STATUS_COMPLETE,
+  g_assert_true (kestrel_store_update_tool_call (store, kestrel_stored_tool_call_get_id (call), KESTREL_TOOL_CALL_STATUS_COMPLETE,
                                                  KESTREL_TOOL_APPROVAL_APPROVED, "Falco tinnunculus", &error));
   a2 = append (store, cid, kestrel_message_get_id (q), KESTREL_MESSAGE_ROLE_MODEL, "A **common kestrel**.");
   g_assert_true (kestrel_store_finish_message (store, kestrel_message_get_id (a2), NULL, KESTREL_MESSAGE_STATUS_COMPLETE,

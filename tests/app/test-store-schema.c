@@ -58,7 +58,7 @@ check_migrated (StoreFixture *f,
   g_autoptr(KestrelConversation) c = NULL;
   KestrelStore *store;
   KestrelMessage *answer;
-  KestrelToolCall *call;
+  KestrelStoredToolCall *call;
 
   store = kestrel_store_new (f->path, &error);
   g_assert_no_error (error);
@@ -83,7 +83,7 @@ check_migrated (StoreFixture *f,
   g_assert_cmpuint (kestrel_message_get_tool_calls (answer)->len, ==, 1);
   call = g_ptr_array_index (kestrel_message_get_tool_calls (answer), 0);
   /* v2 added approval: calls from before ran without asking. */
-  g_assert_cmpint (kestrel_tool_call_get_approval (call), ==,
+  g_assert_cmpint (kestrel_stored_tool_call_get_approval (call), ==,
                    from_version < 2 ? KESTREL_TOOL_APPROVAL_AUTOMATIC : KESTREL_TOOL_APPROVAL_DENIED);
 
   /* v3 added full-text search, filled from the existing messages. */

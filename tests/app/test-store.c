@@ -300,10 +300,10 @@ test_tool_calls_and_attachments (StoreFixture  *f,
   g_autoptr(KestrelMessage) q = NULL;
   g_autoptr(KestrelMessage) a = NULL;
   g_autoptr(KestrelMessage) loaded = NULL;
-  g_autoptr(KestrelToolCall) call = NULL;
+  g_autoptr(KestrelStoredToolCall) call = NULL;
   g_autofree char *sha = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, png);
   KestrelAttachment *stored;
-  KestrelToolCall *stored_call;
+  KestrelStoredToolCall *stored_call;
 
   g_assert_no_error (error);
   g_assert_cmpint (kestrel_attachment_get_width (image), ==, 640);
@@ -327,8 +327,8 @@ test_tool_calls_and_attachments (StoreFixture  *f,
 
   call = kestrel_store_add_tool_call (store, kestrel_message_get_id (a), "web_search", "{\"q\": \"kestrel\"}", &error);
   g_assert_no_error (error);
-  g_assert_cmpint (kestrel_tool_call_get_approval (call), ==, KESTREL_TOOL_APPROVAL_PENDING);
-  g_assert_true (kestrel_store_update_tool_call (store, kestrel_tool_call_get_id (call), KESTREL_TOOL_CALL_STATUS_COMPLETE,
+  g_assert_cmpint (kestrel_stored_tool_call_get_approval (call), ==, KESTREL_TOOL_APPROVAL_PENDING);
+  g_assert_true (kestrel_store_update_tool_call (store, kestrel_stored_tool_call_get_id (call), KESTREL_TOOL_CALL_STATUS_COMPLETE,
                                                  KESTREL_TOOL_APPROVAL_APPROVED, "3 results", &error));
   g_assert_no_error (error);
 
@@ -367,11 +367,11 @@ test_tool_calls_and_attachments (StoreFixture  *f,
   loaded = kestrel_store_get_message (store, kestrel_message_get_id (a), &error);
   g_assert_cmpuint (kestrel_message_get_tool_calls (loaded)->len, ==, 1);
   stored_call = g_ptr_array_index (kestrel_message_get_tool_calls (loaded), 0);
-  g_assert_cmpstr (kestrel_tool_call_get_name (stored_call), ==, "web_search");
-  g_assert_cmpstr (kestrel_tool_call_get_arguments (stored_call), ==, "{\"q\": \"kestrel\"}");
-  g_assert_cmpstr (kestrel_tool_call_get_result (stored_call), ==, "3 results");
-  g_assert_cmpint (kestrel_tool_call_get_status (stored_call), ==, KESTREL_TOOL_CALL_STATUS_COMPLETE);
-  g_assert_cmpint (kestrel_tool_call_get_approval (stored_call), ==, KESTREL_TOOL_APPROVAL_APPROVED);
+  g_assert_cmpstr (kestrel_stored_tool_call_get_name (stored_call), ==, "web_search");
+  g_assert_cmpstr (kestrel_stored_tool_call_get_arguments (stored_call), ==, "{\"q\": \"kestrel\"}");
+  g_assert_cmpstr (kestrel_stored_tool_call_get_result (stored_call), ==, "3 results");
+  g_assert_cmpint (kestrel_stored_tool_call_get_status (stored_call), ==, KESTREL_TOOL_CALL_STATUS_COMPLETE);
+  g_assert_cmpint (kestrel_stored_tool_call_get_approval (stored_call), ==, KESTREL_TOOL_APPROVAL_APPROVED);
   g_assert_cmpint (raw_int (_kestrel_store_get_db (store), "SELECT count(*) FROM tool_calls WHERE decided_at IS NOT NULL"), ==, 1);
 
   /* Deleting the question removes its image and the answer's tool call. */

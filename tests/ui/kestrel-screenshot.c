@@ -6,7 +6,9 @@
  *
  * The conversation shown is a DEMO built here from fixed text and a drawn picture; no model
  * runs, and the demo shows no speed statistics because none were measured.  The sidebar lists
- * demo conversations too, imported into an in-memory store with chosen times.  Each scene is
+ * demo conversations too, imported into an in-memory store with chosen times, and the tool
+ * calls of tool-calls.png and tool-call-states.png are demo states set by hand (no tool
+ * ran).  Each scene is
  * rendered through the window's own GSK renderer (GtkSnapshot → render node → texture).
  *
  * The download scenes are a real download from the Hub look-alike of the downloader's
@@ -154,6 +156,100 @@ create_states_conversation (void)
       g_list_store_append (store, message);
     }
 
+  return G_LIST_MODEL (store);
+}
+
+/* DEMO tool calls: the requests are put into their states by hand here; no tool ran. */
+static KestrelToolCallRequest *
+demo_call (const char            *name,
+           const char            *arguments,
+           KestrelToolCallStatus  status,
+           KestrelToolApproval    approval,
+           const char            *result)
+{
+  KestrelToolCallRequest *request = kestrel_tool_call_request_new (name, arguments, FALSE);
+
+  kestrel_tool_call_request_set_approval (request, approval);
+  if (status == KESTREL_TOOL_CALL_STATUS_RUNNING)
+    kestrel_tool_call_request_set_running (request);
+  else if (status == KESTREL_TOOL_CALL_STATUS_COMPLETE)
+    kestrel_tool_call_request_set_result (request, result);
+  else if (status == KESTREL_TOOL_CALL_STATUS_ERROR)
+    kestrel_tool_call_request_set_error (request, result, NULL);
+  return request;
+}
+
+static void
+add_demo_message (GListStore             *store,
+                  KestrelRole             role,
+                  const char             *text,
+                  KestrelToolCallRequest *first,
+                  KestrelToolCallRequest *second)
+{
+  g_autoptr(KestrelChatMessage) message = kestrel_chat_message_new (role, text);
+
+  if (first != NULL)
+    {
+      kestrel_chat_message_add_tool_call (message, first);
+      g_object_unref (first);
+    }
+  if (second != NULL)
+    {
+      kestrel_chat_message_add_tool_call (message, second);
+      g_object_unref (second);
+    }
+  g_list_store_append (store, message);
+}
+
+/* A call that ran, its continuation, and a call waiting for approval. */
+static GListModel *
+create_tools_conversation (void)
+{
+  GListStore *store = g_list_store_new (KESTREL_TYPE_CHAT_MESSAGE);
+
+  add_demo_message (store, KESTREL_ROLE_USER, "What time is it in Tokyo, and what is 2^10?", NULL, NULL);
+  add_demo_message (store, KESTREL_ROLE_MODEL, "",
+                    demo_call ("get_current_datetime", "{\"timezone\":\"Asia/Tokyo\"}",
+                               KESTREL_TOOL_CALL_STATUS_COMPLETE, KESTREL_TOOL_APPROVAL_AUTOMATIC,
+                               "{\"datetime\": \"2026-11-27T05:55:00+09:00\", \"weekday\": \"Friday\", \"timezone\": \"Asia/Tokyo\"}"),
+                    demo_call ("calculator", "{\"expression\":\"2^10\"}",
+                               KESTREL_TOOL_CALL_STATUS_COMPLETE, KESTREL_TOOL_APPROVAL_AUTOMATIC,
+                               "{\"expression\": \"2^10\", \"result\": 1024}"));
+  add_demo_message (store, KESTREL_ROLE_MODEL, "In Tokyo it is **05:55 on Friday**, and 2^10 = **1024**.", NULL, NULL);
+  add_demo_message (store, KESTREL_ROLE_USER, "What did we say about pelicans last week?", NULL, NULL);
+  add_demo_message (store, KESTREL_ROLE_MODEL, "Let me look through our earlier conversations.\n",
+                    demo_call ("search_history", "{\"query\":\"pelicans\",\"limit\":5}",
+                               KESTREL_TOOL_CALL_STATUS_PENDING, KESTREL_TOOL_APPROVAL_PENDING, NULL),
+                    NULL);
+  return G_LIST_MODEL (store);
+}
+
+/* Running, denied, failed, and a long result (collapsed). */
+static GListModel *
+create_tool_states_conversation (void)
+{
+  GListStore *store = g_list_store_new (KESTREL_TYPE_CHAT_MESSAGE);
+  g_autoptr(GString) long_result = g_string_new ("{\"results\": [");
+
+  for (int i = 0; i < 12; i++)
+    g_string_append_printf (long_result, "%s{\"conversation\": \"Birds of the coast\", \"text\": \"pelicans dive for fish (%d)\"}",
+                            i ? ", " : "", i);
+  g_string_append (long_result, "]}");
+
+  add_demo_message (store, KESTREL_ROLE_USER, "Summarise my notes file and check the weather.", NULL, NULL);
+  add_demo_message (store, KESTREL_ROLE_MODEL, "",
+                    demo_call ("read_file", "{\"purpose\":\"summarise the user's notes\"}",
+                               KESTREL_TOOL_CALL_STATUS_ERROR, KESTREL_TOOL_APPROVAL_DENIED,
+                               "The user denied this call"),
+                    demo_call ("weather", "{\"city\":\"Lisbon\"}",
+                               KESTREL_TOOL_CALL_STATUS_ERROR, KESTREL_TOOL_APPROVAL_APPROVED,
+                               "The tool \u201cweather\u201d did not finish within 10 seconds and was stopped"));
+  add_demo_message (store, KESTREL_ROLE_MODEL, "",
+                    demo_call ("search_history", "{\"query\":\"pelicans\"}",
+                               KESTREL_TOOL_CALL_STATUS_COMPLETE, KESTREL_TOOL_APPROVAL_APPROVED,
+                               long_result->str),
+                    demo_call ("convert_units", "{\"value\":12,\"from_unit\":\"mi\",\"to_unit\":\"km\"}",
+                               KESTREL_TOOL_CALL_STATUS_RUNNING, KESTREL_TOOL_APPROVAL_AUTOMATIC, NULL));
   return G_LIST_MODEL (store);
 }
 
@@ -407,6 +503,27 @@ activate_cb (GApplication *app)
     settle (widget, 40);
     save_window (widget, "message-states.png");
     kestrel_composer_set_busy (kestrel_chat_page_get_composer (page), FALSE);
+  }
+  {
+    g_autoptr(GListModel) tools = create_tools_conversation ();
+
+    GtkAdjustment *adjustment = kestrel_chat_view_get_vadjustment (kestrel_chat_page_get_chat_view (page));
+
+    kestrel_chat_view_set_model (kestrel_chat_page_get_chat_view (page), tools);
+    settle (widget, 60);
+    /* the end: the continued answer and the call that waits for approval */
+    gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
+    settle (widget, 30);
+    save_window (widget, "tool-calls.png");
+  }
+  {
+    g_autoptr(GListModel) tool_states = create_tool_states_conversation ();
+
+    kestrel_chat_view_set_model (kestrel_chat_page_get_chat_view (page), tool_states);
+    settle (widget, 60);
+    gtk_adjustment_set_value (kestrel_chat_view_get_vadjustment (kestrel_chat_page_get_chat_view (page)), 0);
+    settle (widget, 30);
+    save_window (widget, "tool-call-states.png");
   }
   g_settings_set_string (settings, "model-folder",
                          "/home/user/.cache/huggingface/hub/models--BCCard--gemma-3-4b-it-FP8-Dynamic/snapshots/main");

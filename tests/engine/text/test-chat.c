@@ -101,6 +101,36 @@ KE_TEST (images_tools_and_errors)
   KE_CHECK (got && strcmp (got, want) == 0, "render:\n# %s", got ? got : "(null)");
   free (got);
 
+  /* the model continues after its calls' results: user, model, tool, tool, model, user */
+  ke_chat_part text_part = { .kind = KE_PART_TEXT, .text = "Done.", .text_len = 5 };
+  ke_chat_message cont[] = {
+    { KE_ROLE_USER, &text_part, 1 },
+    { KE_ROLE_MODEL, &model_part, 1 },
+    { KE_ROLE_TOOL, &tool_part, 1 },
+    { KE_ROLE_TOOL, &tool_part, 1 },
+    { KE_ROLE_MODEL, &text_part, 1 },
+    { KE_ROLE_USER, &text_part, 1 },
+  };
+  got = ke_chat_render (cont, 6, NULL, 4, &len, NULL);
+  KE_CHECK (got && strcmp (got, "<bos><start_of_turn>user\nDone.<end_of_turn>\n"
+                                "<start_of_turn>model\n[f(x=1)]<end_of_turn>\n"
+                                "<start_of_turn>user\n<tool_response>\n42</tool_response><end_of_turn>\n"
+                                "<start_of_turn>user\n<tool_response>\n42</tool_response><end_of_turn>\n"
+                                "<start_of_turn>model\nDone.<end_of_turn>\n"
+                                "<start_of_turn>user\nDone.<end_of_turn>\n"
+                                "<start_of_turn>model\n") == 0,
+            "continuation after tool results:\n# %s", got ? got : "(null)");
+  free (got);
+  ke_chat_message two_models[] = {
+    { KE_ROLE_USER, &text_part, 1 },
+    { KE_ROLE_TOOL, &tool_part, 1 },
+    { KE_ROLE_MODEL, &text_part, 1 },
+    { KE_ROLE_MODEL, &text_part, 1 },
+  };
+  got = ke_chat_render (two_models, 4, NULL, 4, &len, NULL);
+  KE_CHECK (got == NULL, "two model turns in a row are still refused");
+  free (got);
+
   ke_chat_options opt;
   ke_chat_options_init (&opt);
   opt.add_bos = false;

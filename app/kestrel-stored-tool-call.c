@@ -1,4 +1,4 @@
-/* kestrel-tool-call.c — a tool call made by a model message: what was asked (name, JSON
+/* kestrel-stored-tool-call.c — a tool call made by a model message: what was asked (name, JSON
  * arguments), whether the user allowed it, and what came back.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -7,9 +7,9 @@
 
 #include "config.h"
 
-#include "kestrel-tool-call.h"
+#include "kestrel-stored-tool-call.h"
 
-struct _KestrelToolCall
+struct _KestrelStoredToolCall
 {
   GObject parent_instance;
 
@@ -22,7 +22,7 @@ struct _KestrelToolCall
   KestrelToolApproval approval;
 };
 
-G_DEFINE_FINAL_TYPE (KestrelToolCall, kestrel_tool_call, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (KestrelStoredToolCall, kestrel_stored_tool_call, G_TYPE_OBJECT)
 
 enum {
   PROP_0,
@@ -39,24 +39,24 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 static void
-kestrel_tool_call_finalize (GObject *object)
+kestrel_stored_tool_call_finalize (GObject *object)
 {
-  KestrelToolCall *self = (KestrelToolCall *)object;
+  KestrelStoredToolCall *self = (KestrelStoredToolCall *)object;
 
   g_clear_pointer (&self->name, g_free);
   g_clear_pointer (&self->arguments, g_free);
   g_clear_pointer (&self->result, g_free);
 
-  G_OBJECT_CLASS (kestrel_tool_call_parent_class)->finalize (object);
+  G_OBJECT_CLASS (kestrel_stored_tool_call_parent_class)->finalize (object);
 }
 
 static void
-kestrel_tool_call_get_property (GObject    *object,
+kestrel_stored_tool_call_get_property (GObject    *object,
                                 guint       prop_id,
                                 GValue     *value,
                                 GParamSpec *pspec)
 {
-  KestrelToolCall *self = KESTREL_TOOL_CALL (object);
+  KestrelStoredToolCall *self = KESTREL_STORED_TOOL_CALL (object);
 
   switch (prop_id)
     {
@@ -73,12 +73,12 @@ kestrel_tool_call_get_property (GObject    *object,
 }
 
 static void
-kestrel_tool_call_set_property (GObject      *object,
+kestrel_stored_tool_call_set_property (GObject      *object,
                                 guint         prop_id,
                                 const GValue *value,
                                 GParamSpec   *pspec)
 {
-  KestrelToolCall *self = KESTREL_TOOL_CALL (object);
+  KestrelStoredToolCall *self = KESTREL_STORED_TOOL_CALL (object);
 
   switch (prop_id)
     {
@@ -95,14 +95,14 @@ kestrel_tool_call_set_property (GObject      *object,
 }
 
 static void
-kestrel_tool_call_class_init (KestrelToolCallClass *klass)
+kestrel_stored_tool_call_class_init (KestrelStoredToolCallClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GParamFlags co = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
 
-  object_class->finalize = kestrel_tool_call_finalize;
-  object_class->get_property = kestrel_tool_call_get_property;
-  object_class->set_property = kestrel_tool_call_set_property;
+  object_class->finalize = kestrel_stored_tool_call_finalize;
+  object_class->get_property = kestrel_stored_tool_call_get_property;
+  object_class->set_property = kestrel_stored_tool_call_set_property;
 
   properties[PROP_ID] = g_param_spec_int64 ("id", NULL, NULL, 0, G_MAXINT64, 0, co);
   properties[PROP_MESSAGE_ID] = g_param_spec_int64 ("message-id", NULL, NULL, 0, G_MAXINT64, 0, co);
@@ -120,57 +120,57 @@ kestrel_tool_call_class_init (KestrelToolCallClass *klass)
 }
 
 static void
-kestrel_tool_call_init (KestrelToolCall *self)
+kestrel_stored_tool_call_init (KestrelStoredToolCall *self)
 {
 }
 
 gint64
-kestrel_tool_call_get_id (KestrelToolCall *self)
+kestrel_stored_tool_call_get_id (KestrelStoredToolCall *self)
 {
-  g_return_val_if_fail (KESTREL_IS_TOOL_CALL (self), 0);
+  g_return_val_if_fail (KESTREL_IS_STORED_TOOL_CALL (self), 0);
   return self->id;
 }
 
 gint64
-kestrel_tool_call_get_message_id (KestrelToolCall *self)
+kestrel_stored_tool_call_get_message_id (KestrelStoredToolCall *self)
 {
-  g_return_val_if_fail (KESTREL_IS_TOOL_CALL (self), 0);
+  g_return_val_if_fail (KESTREL_IS_STORED_TOOL_CALL (self), 0);
   return self->message_id;
 }
 
 const char *
-kestrel_tool_call_get_name (KestrelToolCall *self)
+kestrel_stored_tool_call_get_name (KestrelStoredToolCall *self)
 {
-  g_return_val_if_fail (KESTREL_IS_TOOL_CALL (self), NULL);
+  g_return_val_if_fail (KESTREL_IS_STORED_TOOL_CALL (self), NULL);
   return self->name;
 }
 
 /* The call's arguments as a JSON object. */
 const char *
-kestrel_tool_call_get_arguments (KestrelToolCall *self)
+kestrel_stored_tool_call_get_arguments (KestrelStoredToolCall *self)
 {
-  g_return_val_if_fail (KESTREL_IS_TOOL_CALL (self), NULL);
+  g_return_val_if_fail (KESTREL_IS_STORED_TOOL_CALL (self), NULL);
   return self->arguments;
 }
 
 /* What the tool returned (or its error text); NULL until it ran. */
 const char *
-kestrel_tool_call_get_result (KestrelToolCall *self)
+kestrel_stored_tool_call_get_result (KestrelStoredToolCall *self)
 {
-  g_return_val_if_fail (KESTREL_IS_TOOL_CALL (self), NULL);
+  g_return_val_if_fail (KESTREL_IS_STORED_TOOL_CALL (self), NULL);
   return self->result;
 }
 
 KestrelToolCallStatus
-kestrel_tool_call_get_status (KestrelToolCall *self)
+kestrel_stored_tool_call_get_status (KestrelStoredToolCall *self)
 {
-  g_return_val_if_fail (KESTREL_IS_TOOL_CALL (self), 0);
+  g_return_val_if_fail (KESTREL_IS_STORED_TOOL_CALL (self), 0);
   return self->status;
 }
 
 KestrelToolApproval
-kestrel_tool_call_get_approval (KestrelToolCall *self)
+kestrel_stored_tool_call_get_approval (KestrelStoredToolCall *self)
 {
-  g_return_val_if_fail (KESTREL_IS_TOOL_CALL (self), 0);
+  g_return_val_if_fail (KESTREL_IS_STORED_TOOL_CALL (self), 0);
   return self->approval;
 }
