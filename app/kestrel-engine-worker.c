@@ -55,6 +55,7 @@ kestrel_request_free (KestrelRequest *request)
 {
   g_clear_object (&request->task);
   g_free (request->model_dir);
+  g_free (request->replay_script);
   g_free (request->conversation_id);
   g_clear_pointer (&request->turns, g_ptr_array_unref);
   g_clear_pointer (&request->feed, _kestrel_generation_feed_unref);
@@ -200,6 +201,10 @@ handle_load (KestrelEngineWorker *worker,
       break;
     case KESTREL_BACKEND_CUDA:
       options.backend = KE_BACKEND_CUDA;
+      break;
+    case KESTREL_BACKEND_REPLAY:
+      options.backend = KE_BACKEND_REPLAY;
+      options.replay_script = request->replay_script;
       break;
     case KESTREL_BACKEND_AUTO:
     default:

@@ -35,6 +35,7 @@ typedef struct
   KestrelBackendChoice     backend;         /* LOAD */
   int                      gpu_index;       /* LOAD */
   guint                    max_context;     /* LOAD: 0 = the model's (capped by the engine) */
+  char                    *replay_script;   /* LOAD with KESTREL_BACKEND_REPLAY */
   char                    *conversation_id; /* GENERATE, FORGET */
   GPtrArray               *turns;           /* GENERATE, COUNT_TOKENS: KestrelChatTurn */
   KestrelSamplingSettings  settings;        /* GENERATE */

@@ -27,6 +27,7 @@ struct _KestrelEngine
   GError              *error;
   guint                context_length;
   guint                load_serial;
+  char                *replay_script;
 
   /* Progress shared with the worker thread. */
   GMutex               progress_mutex;
@@ -248,6 +249,7 @@ kestrel_engine_load_async (KestrelEngine        *self,
   request->backend = backend;
   request->gpu_index = gpu_index;
   request->max_context = max_context;
+  request->replay_script = g_strdup (self->replay_script);
   kestrel_engine_worker_push (self->worker, request);
 }
 
@@ -259,6 +261,16 @@ kestrel_engine_load_finish (KestrelEngine  *self,
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+kestrel_engine_set_replay_script (KestrelEngine *self,
+                                  const char    *path)
+{
+  g_return_if_fail (KESTREL_IS_ENGINE (self));
+
+  g_free (self->replay_script);
+  self->replay_script = g_strdup (path);
 }
 
 void
@@ -423,6 +435,7 @@ kestrel_engine_finalize (GObject *object)
   g_free (self->notice);
   g_free (self->progress_stage);
   g_free (self->load_stage);
+  g_free (self->replay_script);
   g_clear_error (&self->error);
   g_mutex_clear (&self->progress_mutex);
 

@@ -41,6 +41,7 @@ typedef enum
   KESTREL_BACKEND_AUTO,    /* CUDA when a usable GPU exists, else the CPU with a notice */
   KESTREL_BACKEND_CPU,
   KESTREL_BACKEND_CUDA,
+  KESTREL_BACKEND_REPLAY,  /* tests and demos: replays the script set with set_replay_script() */
 } KestrelBackendChoice;
 
 #define KESTREL_TYPE_ENGINE (kestrel_engine_get_type ())
@@ -61,6 +62,9 @@ gboolean            kestrel_engine_load_finish        (KestrelEngine        *sel
                                                        GAsyncResult         *result,
                                                        GError              **error);
 void                kestrel_engine_unload             (KestrelEngine        *self);
+/* The script KESTREL_BACKEND_REPLAY loads: {"replies": ["model turn 1", …]} (ke-engine.h). */
+void                kestrel_engine_set_replay_script  (KestrelEngine        *self,
+                                                       const char           *path);
 
 /* Starts a reply to `turns` (the whole conversation; the engine reuses what it has
  * cached for `conversation_id` and reads only what changed).  Returns the reply; watch

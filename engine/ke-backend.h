@@ -98,6 +98,11 @@ ke_backend *ke_cpu_backend_new (const ke_config *config, const ke_weights *weigh
 ke_backend *ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
                                  const ke_model_options *options, ke_error **error);
 
+/* engine/ke-replay-backend.c: scripted replies for tests and demos (KE_BACKEND_REPLAY). */
+ke_backend *ke_replay_backend_new (const ke_config *config, const ke_weights *weights,
+                                   const ke_tokenizer *tokenizer,
+                                   const ke_model_options *options, ke_error **error);
+
 /* Builds a model around config/weights/tokenizer (tokenizer may be NULL) that `owner`
  * keeps alive; owner_free(owner) runs in ke_model_free, or at once when this fails.
  * Used by ke_model_open (owner = checkpoint + tokenizer) and by tests (owner NULL). */

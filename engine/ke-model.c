@@ -84,6 +84,9 @@ ke_model_new_internal (const ke_config *config, const ke_weights *weights,
                   "The CUDA backend is not part of this build; use the CPU backend.");
 #endif
     break;
+  case KE_BACKEND_REPLAY:
+    model->backend = ke_replay_backend_new (config, weights, tokenizer, options, error);
+    break;
   default:
     ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "Unknown backend %d.", (int) options->backend);
     break;

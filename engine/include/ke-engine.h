@@ -210,6 +210,10 @@ typedef enum {
   KE_BACKEND_AUTO, /* CUDA when a usable GPU exists, else CPU */
   KE_BACKEND_CPU,
   KE_BACKEND_CUDA,
+  /* For tests and demos: no model math; each model turn replays the next reply of the
+   * script in ke_model_options.replay_script, token by token, through the same sessions,
+   * sampler and callbacks (a tiny random model cannot call tools, this one can). */
+  KE_BACKEND_REPLAY,
 } ke_backend_kind;
 
 typedef struct ke_model_options {
@@ -218,6 +222,8 @@ typedef struct ke_model_options {
   int n_threads;          /* CPU backend; 0 = all cores */
   uint32_t max_context;   /* upper bound for sessions; 0 = model default (capped) */
   bool skip_act_quant;    /* W8A16: do not quantize activations of FP8 linears */
+  /* KE_BACKEND_REPLAY: a JSON file {"replies": ["text of model turn 1", "turn 2", …]}. */
+  const char *replay_script;
 } ke_model_options;
 
 void ke_model_options_init (ke_model_options *options);
