@@ -255,8 +255,16 @@ round_step (GTask *task)
         kestrel_tool_call_request_set_approval (request, KESTREL_TOOL_APPROVAL_APPROVED);
       else
         {
-          /* wait for the card's answer; the task reference stays with the handlers */
+          KestrelToolCallAnswer early;
+
           record (round, request);
+          /* answered before the round got here: take that answer */
+          if (kestrel_tool_call_request_get_answer (request, &early))
+            {
+              answered_cb (request, early, task);
+              return;
+            }
+          /* wait for the card's answer; the task reference stays with the handlers */
           round->waiting = request;
           round->answered_id = g_signal_connect (request, "answered", G_CALLBACK (answered_cb), task);
           if (g_task_get_cancellable (task) != NULL)

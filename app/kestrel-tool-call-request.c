@@ -29,6 +29,8 @@ struct _KestrelToolCallRequest
   char                  *result;
   char                  *error_message;
   gint64                 store_id;
+  gboolean               has_answer;   /* answered, maybe before anyone listened */
+  KestrelToolCallAnswer  answer;
 };
 
 G_DEFINE_FINAL_TYPE (KestrelToolCallRequest, kestrel_tool_call_request, G_TYPE_OBJECT)
@@ -155,11 +157,26 @@ kestrel_tool_call_request_answer (KestrelToolCallRequest *self,
   g_return_if_fail (KESTREL_IS_TOOL_CALL_REQUEST (self));
   g_return_if_fail (file == NULL || G_IS_FILE (file));
 
-  if (self->approval != KESTREL_TOOL_APPROVAL_PENDING)
+  if (self->approval != KESTREL_TOOL_APPROVAL_PENDING || self->has_answer)
     return;
   if (answer != KESTREL_TOOL_CALL_ANSWER_DENY && self->needs_file)
     g_set_object (&self->file, file);
+  /* Kept: a click can come before the controller starts waiting for it (the card shows as
+   * soon as the call is parsed, the round starts once the reply is saved). */
+  self->has_answer = TRUE;
+  self->answer = answer;
   g_signal_emit (self, signals[ANSWERED], 0, answer);
+}
+
+gboolean
+kestrel_tool_call_request_get_answer (KestrelToolCallRequest *self,
+                                      KestrelToolCallAnswer  *answer)
+{
+  g_return_val_if_fail (KESTREL_IS_TOOL_CALL_REQUEST (self), FALSE);
+
+  if (self->has_answer && answer != NULL)
+    *answer = self->answer;
+  return self->has_answer;
 }
 
 void

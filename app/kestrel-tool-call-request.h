@@ -50,6 +50,11 @@ void                    kestrel_tool_call_request_answer        (KestrelToolCall
                                                                  KestrelToolCallAnswer   answer,
                                                                  GFile                  *file);
 
+/* Whether the UI answered already (and how): the controller may start waiting after the
+ * click. */
+gboolean                kestrel_tool_call_request_get_answer    (KestrelToolCallRequest *self,
+                                                                 KestrelToolCallAnswer  *answer);
+
 /* The controller's side. */
 void                    kestrel_tool_call_request_set_approval  (KestrelToolCallRequest *self,
                                                                  KestrelToolApproval     approval);

@@ -89,6 +89,6 @@ kestrel_calculator_tool_new (void)
                        "name", "calculator",
                        "description", "Evaluates an arithmetic expression exactly as written and returns the number.",
                        "parameters", parameters,
-                       "requires-approval", FALSE,
+                       "requires-approval", TRUE,
                        NULL);
 }

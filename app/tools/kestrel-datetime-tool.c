@@ -119,7 +119,7 @@ kestrel_datetime_tool_new (KestrelClockFunc clock,
                        "name", "get_current_datetime",
                        "description", "Returns the current date, time, weekday and time zone.",
                        "parameters", parameters,
-                       "requires-approval", FALSE,
+                       "requires-approval", TRUE,
                        NULL);
   self->clock = clock;
   self->clock_data = clock_data;

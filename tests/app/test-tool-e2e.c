@@ -156,9 +156,11 @@ test_tool_call_end_to_end (void)
   /* the call list is not shown as text */
   g_assert_null (strstr (kestrel_chat_message_get_text (calling), "search_history("));
 
-  /* approve: the tool runs, its result goes to the model, the model goes on */
+  /* approve — often before the controller has started waiting (the card shows as soon as
+   * the call is parsed): the early answer must not be lost.  The tool runs, its result goes
+   * to the model, the model goes on. */
   kestrel_tool_call_request_answer (request, KESTREL_TOOL_CALL_ANSWER_ALLOW_ONCE, NULL);
-  iterate_until (continued_reply_complete, controller);
+  iterate_until_or_dump ((gboolean (*) (gpointer)) continued_reply_complete, controller, messages);
 
   g_assert_cmpint (kestrel_tool_call_request_get_status (request), ==, KESTREL_TOOL_CALL_STATUS_COMPLETE);
   /* the history search found this very conversation's question */

@@ -175,7 +175,8 @@ test_calculator_tool (void)
   g_autofree char *r4 = NULL;
 
   g_assert_true (kestrel_tool_registry_add (registry, tool, NULL));
-  g_assert_false (kestrel_tool_get_requires_approval (tool));
+  /* every call is shown and asked for, harmless ones too (the user may "always allow") */
+  g_assert_true (kestrel_tool_get_requires_approval (tool));
 
   r1 = invoke_json (registry, "calculator", "{\"expression\": \"2 * (3 + 4)\"}", &error);
   g_assert_no_error (error);
