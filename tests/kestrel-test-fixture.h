@@ -10,6 +10,26 @@
 
 #include "ke-checkpoint-writer.h"
 
+static inline gboolean
+kestrel_test_wake_cb (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Runs the main loop until done(data) or `seconds` pass; returns done(data).  A ticking
+ * source keeps the loop from sleeping past the deadline when nothing else happens. */
+static inline gboolean
+kestrel_test_iterate_until (gboolean (*done) (gpointer), gpointer data, int seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
+  guint tick = g_timeout_add (100, kestrel_test_wake_cb, NULL);
+
+  while (!done (data) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+  return done (data);
+}
+
 /* Removes a folder and everything in it (no symlinks followed). */
 static inline void
 kestrel_test_remove_tree (const char *path)

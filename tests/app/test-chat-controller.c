@@ -17,11 +17,7 @@ static char *tiny_dir;
 static void
 wait_until (gboolean (*done) (gpointer), gpointer data)
 {
-  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
-
-  while (!done (data) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (done (data));
+  g_assert_true (kestrel_test_iterate_until (done, data, 120));
 }
 
 static gboolean

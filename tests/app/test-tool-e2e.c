@@ -17,36 +17,11 @@
 static char *tmp_root;
 static char *tiny_dir;
 
-static gboolean
-wake_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* Iterates until done(data), failing after a minute (a ticking source keeps the loop from
- * sleeping past the deadline when nothing else happens). */
-static void
-iterate_until (gboolean (*done) (gpointer), gpointer data)
-{
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  guint tick = g_timeout_add (100, wake_cb, NULL);
-
-  while (!done (data) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  g_assert_true (done (data));
-}
-
+/* Like kestrel_test_iterate_until (failing after 30 s), showing the messages on failure. */
 static void
 iterate_until_or_dump (gboolean (*done) (gpointer), gpointer data, GListModel *messages)
 {
-  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  guint tick = g_timeout_add (100, wake_cb, NULL);
-
-  while (!done (data) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  if (!done (data))
+  if (!kestrel_test_iterate_until (done, data, 30))
     for (guint i = 0; i < g_list_model_get_n_items (messages); i++)
       {
         g_autoptr(KestrelChatMessage) m = g_list_model_get_item (messages, i);
@@ -131,7 +106,7 @@ test_tool_call_end_to_end (void)
   engine = kestrel_engine_new ();
   kestrel_engine_set_replay_script (engine, script);
   kestrel_engine_load_async (engine, tiny_dir, KESTREL_BACKEND_REPLAY, 0, 0, NULL, NULL, NULL);
-  iterate_until (engine_settled, engine);
+  g_assert_true (kestrel_test_iterate_until (engine_settled, engine, 60));
   g_assert_null (kestrel_engine_get_error (engine));
   g_assert_cmpstr (kestrel_engine_get_backend_name (engine), ==, "replay");
 
