@@ -40,11 +40,11 @@ ke_tp_plan_init (ke_tp_plan *plan, const ke_text_config *text, uint32_t n_ranks,
                          "The text configuration is not usable for tensor parallelism.");
   if (heads % n_ranks || kv % n_ranks)
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
-                         "%u GPUs cannot share this model: the number of GPUs must divide its "
+                         "The model cannot be split %u ways: the number of GPUs must divide its "
                          "%u query heads and %u key/value heads.", n_ranks, heads, kv);
   if (inter % n_ranks)
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
-                         "%u GPUs cannot share this model: the number of GPUs must divide its "
+                         "The model cannot be split %u ways: the number of GPUs must divide its "
                          "MLP width %u.", n_ranks, inter);
   if (vocab < n_ranks)
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
