@@ -57,7 +57,7 @@ kcli_parse_parallel (const char *cmd, int argc, char **argv, int *i, kcli_parall
   const char *v = argv[++*i];
   if (gpus) {
     ke_error *error = NULL;
-    p->n_gpus = ke_tp_parse_device_list (v, p->gpus, sizeof p->gpus / sizeof p->gpus[0], &error);
+    p->n_gpus = ke_parse_device_list (v, p->gpus, sizeof p->gpus / sizeof p->gpus[0], &error);
     if (p->n_gpus == 0) {
       int rc = kcli_usage_error (cmd, "--gpus: %s", error ? error->message : "bad list");
       ke_error_free (error);

@@ -236,6 +236,11 @@ typedef struct ke_model_options {
 } ke_model_options;
 
 void ke_model_options_init (ke_model_options *options);
+/* Parses a GPU list as the CLI's --gpus and the app's preferences take it: "0,1", " 2, 3"
+ * (indices 0..63, no duplicates, at most max_devices).  Returns the count, or 0 with
+ * KE_ERROR_INVALID_ARGUMENT and a sentence saying what is wrong. */
+size_t ke_parse_device_list (const char *text, int *devices, size_t max_devices,
+                             ke_error **error);
 
 /* Progress: fraction in [0,1] and a short stage name ("Reading weights").  Return false
  * to cancel the load (ke_model_open then fails with KE_ERROR_CANCELLED). */

@@ -94,7 +94,7 @@ ke_tp_check_devices (const ke_tp_device *devices, size_t n, ke_error **error)
 }
 
 size_t
-ke_tp_parse_device_list (const char *text, int *devices, size_t max_devices, ke_error **error)
+ke_parse_device_list (const char *text, int *devices, size_t max_devices, ke_error **error)
 {
   if (!text || !*text) {
     ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "The GPU list is empty.");

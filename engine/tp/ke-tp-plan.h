@@ -78,10 +78,7 @@ typedef struct ke_tp_device {
  * GPUs would also run at the slowest one's pace).  n == 0 is refused. */
 bool ke_tp_check_devices (const ke_tp_device *devices, size_t n, ke_error **error);
 
-/* Parses "0,1" / "0, 2,3" into indices (no duplicates, 0..63, at most KE_TP_MAX_RANKS).
- * Returns the count, or 0 with an error.  Used by the CLI and the app. */
-size_t ke_tp_parse_device_list (const char *text, int *devices, size_t max_devices,
-                                ke_error **error);
+/* ke_parse_device_list (ke-engine.h) is implemented in ke-tp-plan.c. */
 
 /* ---- sharded weight views ------------------------------------------------------------- */
 
