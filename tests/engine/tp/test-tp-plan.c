@@ -136,15 +136,15 @@ KE_TEST (device_lists)
 {
   int d[8];
   ke_error *error = NULL;
-  KE_CHECK (ke_tp_parse_device_list ("0,1", d, 8, &error) == 2 && d[0] == 0 && d[1] == 1, "0,1");
-  KE_CHECK (ke_tp_parse_device_list (" 3, 2 ,7", d, 8, &error) == 3 && d[0] == 3 && d[1] == 2 &&
+  KE_CHECK (ke_parse_device_list ("0,1", d, 8, &error) == 2 && d[0] == 0 && d[1] == 1, "0,1");
+  KE_CHECK (ke_parse_device_list (" 3, 2 ,7", d, 8, &error) == 3 && d[0] == 3 && d[1] == 2 &&
             d[2] == 7, "spaces");
-  KE_CHECK (ke_tp_parse_device_list ("5", d, 8, &error) == 1 && d[0] == 5, "one");
+  KE_CHECK (ke_parse_device_list ("5", d, 8, &error) == 1 && d[0] == 5, "one");
   KE_CHECK (!error, "no error so far");
   static const char *const bad[] = { "", "0,", ",1", "0,,1", "a", "0,1,0", "64", "1-2",
                                      "0,1,2,3,4,5,6,7,8", "-1", "99999999999" };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    size_t n = ke_tp_parse_device_list (bad[i], d, 8, &error);
+    size_t n = ke_parse_device_list (bad[i], d, 8, &error);
     KE_CHECK (n == 0 && error && error->code == KE_ERROR_INVALID_ARGUMENT, "\"%s\" refused",
               bad[i]);
     if (error)
@@ -152,7 +152,7 @@ KE_TEST (device_lists)
     ke_error_free (error);
     error = NULL;
   }
-  KE_CHECK (ke_tp_parse_device_list (NULL, d, 8, &error) == 0, "NULL refused");
+  KE_CHECK (ke_parse_device_list (NULL, d, 8, &error) == 0, "NULL refused");
   ke_error_free (error);
 }
 
