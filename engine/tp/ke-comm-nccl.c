@@ -2,8 +2,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * The engine neither links nor includes NCCL: libnccl.so.2 is opened with dlopen() when a
- * tensor-parallel group is made, so Kestrel builds and runs where NCCL is absent (the
+ * The engine neither links nor includes NCCL: libnccl.so.2 (or $KESTREL_NCCL_LIBRARY) is
+ * opened with dlopen() when a tensor-parallel group is made, so Kestrel builds and runs where NCCL is absent (the
  * Flatpak, CI, every single-GPU machine).  The few entry points used are declared here
  * from the NCCL 2.x C ABI (nccl.h of NCCL 2.18–2.27: ncclComm_t an opaque pointer,
  * ncclResult_t / ncclDataType_t / ncclRedOp_t int-sized enums with ncclSuccess = 0,
@@ -55,11 +55,15 @@ static bool
 load_api (nccl_api *api, ke_error **error)
 {
   memset (api, 0, sizeof *api);
-  api->handle = dlopen ("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
+  /* KESTREL_NCCL_LIBRARY: another file or path (NCCL outside the loader's search path). */
+  const char *library = getenv ("KESTREL_NCCL_LIBRARY");
+  if (!library || !*library)
+    library = "libnccl.so.2";
+  api->handle = dlopen (library, RTLD_NOW | RTLD_LOCAL);
   if (!api->handle)
     return ke_set_error (error, KE_ERROR_UNSUPPORTED,
-                         "Using several GPUs needs NCCL, and libnccl.so.2 could not be loaded "
-                         "(%s).", dlerror ());
+                         "Using several GPUs needs NCCL, and %s could not be loaded (%s).",
+                         library, dlerror ());
   struct {
     const char *name;
     void **slot;

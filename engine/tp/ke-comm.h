@@ -96,8 +96,9 @@ void ke_comm_cpu_reset (ke_comm *comm);
 /* CUDA builds only (KE_HAVE_CUDA). */
 
 /* NCCL over the given CUDA devices (one rank per device, rank i = devices[i]), created
- * with ncclCommInitAll.  Sets NCCL_NVLS_ENABLE=0 (NVLink SHARP multicast stays off) unless
- * the environment already sets it.  KE_ERROR_UNSUPPORTED without libnccl.so.2. */
+ * with ncclCommInitAll.  Sets NCCL_NVLS_ENABLE=0 before (NVLink SHARP multicast stays off,
+ * whatever the environment said).  The library is libnccl.so.2, or $KESTREL_NCCL_LIBRARY
+ * (a file name or path); KE_ERROR_UNSUPPORTED naming it when it cannot be loaded. */
 ke_comm *ke_comm_nccl_new (const int *devices, int n_devices, ke_error **error);
-/* Whether libnccl.so.2 can be loaded; version as NCCL encodes it (e.g. 22703 = 2.27.3). */
+/* Whether NCCL (as above) can be loaded; version as NCCL encodes it (e.g. 22703 = 2.27.3). */
 bool ke_nccl_available (int *version, ke_error **error);

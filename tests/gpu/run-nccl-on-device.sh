@@ -3,8 +3,8 @@
 #
 # Run ON THE GPU MACHINE from the repository root (kit as for run-on-device.sh): builds the
 # engine-only targets of tensor parallelism and runs
-#   1. tests/gpu test-nccl without NCCL on the library path (the engine must run; the NCCL
-#      cases SKIP, naming libnccl.so.2),
+#   1. tests/gpu test-nccl on the system library path (without NCCL there the engine runs
+#      and the NCCL cases SKIP naming libnccl.so.2; the lent H100 has a system NCCL 2.28.3),
 #   2. the same with PyTorch's NCCL (site-packages/nvidia/nccl/lib) on LD_LIBRARY_PATH,
 #   3. the engine suite's tensor-parallel tests (plans, CPU collectives, CPU ranks, CLI).
 #
@@ -49,7 +49,7 @@ ninja -C "$build" tests/gpu/test-gpu-nccl tests/engine/tp/test-tp-plan tests/eng
   tail -40 "$out/build.log"; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
 
-echo "== 1. without NCCL on the library path =="
+echo "== 1. the system library path only (a system NCCL, if any, is found) =="
 (env -u NCCL_NVLS_ENABLE "$build/tests/gpu/test-gpu-nccl" 2>&1) | tee "$out/nccl-absent.txt"
 rc_absent=${PIPESTATUS[0]}
 

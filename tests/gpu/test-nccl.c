@@ -189,6 +189,52 @@ run_ranks (const int *devices, int n)
   ke_comm_free (comm);
 }
 
+/* Runs with or without a GPU.  A missing library is a clear KE_ERROR_UNSUPPORTED naming
+ * it (forced with KESTREL_NCCL_LIBRARY, since the machines here have NCCL); then the real
+ * one loads (version >= 2.10) or is reported missing the same way. */
+KE_TEST (nccl_loader_reports)
+{
+  ke_error *error = NULL;
+  int version = 0;
+  const char *saved = getenv ("KESTREL_NCCL_LIBRARY");
+  char *saved_copy = saved ? strdup (saved) : NULL;
+  setenv ("KESTREL_NCCL_LIBRARY", "libnccl-absent-kestrel-test.so.2", 1);
+  KE_CHECK (!ke_nccl_available (&version, &error) && error &&
+            error->code == KE_ERROR_UNSUPPORTED &&
+            strstr (error->message, "libnccl-absent-kestrel-test.so.2"),
+            "a missing NCCL is refused by name: %s", error ? error->message : "(loaded)");
+  ke_error_free (error);
+  error = NULL;
+  int none[1] = { 0 };
+  ke_comm *absent = ke_comm_nccl_new (none, 1, &error);
+  KE_CHECK (!absent && error && error->code == KE_ERROR_UNSUPPORTED, "no group without NCCL");
+  ke_comm_free (absent);
+  ke_error_free (error);
+  error = NULL;
+  if (saved_copy)
+    setenv ("KESTREL_NCCL_LIBRARY", saved_copy, 1);
+  else
+    unsetenv ("KESTREL_NCCL_LIBRARY");
+  free (saved_copy);
+
+  if (ke_nccl_available (&version, &error)) {
+    ke_tap_diag ("libnccl.so.2 loads: NCCL %d", version);
+    KE_CHECK (version >= 21000, "NCCL %d is at least 2.10", version);
+  } else {
+    ke_tap_diag ("no NCCL: %s", error ? error->message : "(no message)");
+    KE_CHECK (error && error->code == KE_ERROR_UNSUPPORTED &&
+              strstr (error->message, "libnccl.so.2"), "the error names libnccl.so.2");
+    int devices[1] = { 0 };
+    ke_error *e2 = NULL;
+    ke_comm *comm = ke_comm_nccl_new (devices, 1, &e2);
+    KE_CHECK (!comm && e2 && e2->code == KE_ERROR_UNSUPPORTED,
+              "no NCCL group without NCCL");
+    ke_comm_free (comm);
+    ke_error_free (e2);
+  }
+  ke_error_free (error);
+}
+
 KE_TEST (one_rank_collectives)
 {
   if (!have_nccl ())
@@ -309,6 +355,7 @@ main (int argc, char **argv)
   if (gpu_test_have_device (NULL))
     ke_tap_diag ("%d CUDA device(s)", ke_cuda_device_count ());
   static const ke_tap_test tests[] = {
+    KE_TAP_ENTRY (nccl_loader_reports),
     KE_TAP_ENTRY (one_rank_collectives),
     KE_TAP_ENTRY (one_rank_all_reduce_in_a_cuda_graph),
     KE_TAP_ENTRY (two_ranks_collectives),
