@@ -233,8 +233,8 @@ ke_cpu_tp_backend_new (const ke_config *config, const ke_weights *weights,
     goto fail;
   char cpu_name[96];
   ke_cpu_model_name (cpu_name, sizeof cpu_name);
-  snprintf (tp->base.device_name, sizeof tp->base.device_name, "%s (%u tensor-parallel ranks)",
-            cpu_name, n);
+  snprintf (tp->base.device_name, sizeof tp->base.device_name, "%s (%u tensor-parallel rank%s)",
+            cpu_name, n, n == 1 ? "" : "s");
   tp->image_rows = calloc (tp->base.max_batch, sizeof (float *));
   tp->group = calloc (tp->base.max_batch, sizeof (int32_t));
   if (!tp->image_rows || !tp->group) {

@@ -239,7 +239,7 @@ KE_TEST (wide_model_ranks_1_2_4)
     for (size_t k = 0; k < 3; k++) {
       ke_model *tp = open_mem (&tm_wide, ns[k], aq, &error);
       KE_REQUIRE (tp, "TP=%u: %s", ns[k], error ? error->message : "");
-      KE_CHECK (strstr (ke_model_get_info (tp)->device_name, "tensor-parallel ranks") != NULL,
+      KE_CHECK (strstr (ke_model_get_info (tp)->device_name, "tensor-parallel rank") != NULL,
                 "the TP backend runs (%s)", ke_model_get_info (tp)->device_name);
       char what[64];
       snprintf (what, sizeof what, "8/4 heads, vocab 301, %s, TP=%u", aq ? "W8A8" : "W8A16",
