@@ -235,8 +235,12 @@ ke_comm_nccl_new (const int *devices, int n_devices, ke_error **error)
     free (c);
     return NULL;
   }
-  /* NVLink SHARP multicast off, whatever the environment asked for. */
-  setenv ("NCCL_NVLS_ENABLE", "0", 1);
+  /* NVLink SHARP multicast off, whatever the environment asked for.  setenv() races with
+   * getenv() on other threads; a program that makes groups while other threads run can set
+   * NCCL_NVLS_ENABLE=0 at startup, and then nothing is written here. */
+  const char *nvls = getenv ("NCCL_NVLS_ENABLE");
+  if (!nvls || strcmp (nvls, "0") != 0)
+    setenv ("NCCL_NVLS_ENABLE", "0", 1);
 
   int current = 0;
   bool have_current = cudaGetDevice (&current) == cudaSuccess;
