@@ -194,6 +194,8 @@ run_ranks (const int *devices, int n)
  * one loads (version >= 2.10) or is reported missing the same way. */
 KE_TEST (nccl_loader_reports)
 {
+  if (gpu_test_have_device (NULL))
+    ke_tap_diag ("%d CUDA device(s)", ke_cuda_device_count ());
   ke_error *error = NULL;
   int version = 0;
   const char *saved = getenv ("KESTREL_NCCL_LIBRARY");
@@ -351,9 +353,8 @@ KE_TEST (model_refuses_bad_gpu_lists)
 int
 main (int argc, char **argv)
 {
-  gpu_test_init_seed ();
-  if (gpu_test_have_device (NULL))
-    ke_tap_diag ("%d CUDA device(s)", ke_cuda_device_count ());
+  gpu_test_init_seed (); /* the device is described by the first test (TAP's version line
+                          * must come first) */
   static const ke_tap_test tests[] = {
     KE_TAP_ENTRY (nccl_loader_reports),
     KE_TAP_ENTRY (one_rank_collectives),
