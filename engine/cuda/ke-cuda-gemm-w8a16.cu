@@ -17,6 +17,7 @@
 
 struct ke_w8a16_gemm_plan {
   int m, n, k; /* tokens, out, in */
+  ke_w8a16_mode mode; /* ALPHA_VECTOR or F32_SCALE */
   cublasLtHandle_t handle;
   cublasLtMatmulDesc_t op;
   cublasLtMatrixLayout_t a_layout, b_layout, d_layout;
@@ -111,9 +112,37 @@ ke_w8a16_gemm_plan_free (ke_w8a16_gemm_plan *p)
   free (p);
 }
 
+ke_w8a16_mode
+ke_w8a16_gemm_plan_mode (const ke_w8a16_gemm_plan *plan)
+{
+  return plan->mode;
+}
+
+static ke_w8a16_gemm_plan *plan_new_mode (int m_tokens, int n_out, int k_in, ke_w8a16_mode mode,
+                                          void *workspace, size_t workspace_size,
+                                          ke_error **error);
+
 ke_w8a16_gemm_plan *
-ke_w8a16_gemm_plan_new (int m_tokens, int n_out, int k_in, void *workspace, size_t workspace_size,
-                        ke_error **error)
+ke_w8a16_gemm_plan_new (int m_tokens, int n_out, int k_in, ke_w8a16_mode mode, void *workspace,
+                        size_t workspace_size, ke_error **error)
+{
+  if (mode != KE_W8A16_AUTO)
+    return plan_new_mode (m_tokens, n_out, k_in, mode, workspace, workspace_size, error);
+  ke_error *first = NULL;
+  ke_w8a16_gemm_plan *p = plan_new_mode (m_tokens, n_out, k_in, KE_W8A16_ALPHA_VECTOR, workspace,
+                                         workspace_size, &first);
+  if (p != NULL || first->code != KE_ERROR_UNSUPPORTED) {
+    if (first)
+      ke_propagate_error (error, first);
+    return p;
+  }
+  ke_error_free (first);
+  return plan_new_mode (m_tokens, n_out, k_in, KE_W8A16_F32_SCALE, workspace, workspace_size, error);
+}
+
+static ke_w8a16_gemm_plan *
+plan_new_mode (int m_tokens, int n_out, int k_in, ke_w8a16_mode mode, void *workspace,
+               size_t workspace_size, ke_error **error)
 {
   if (m_tokens <= 0 || n_out <= 0 || k_in <= 0 || k_in % 8 != 0 || n_out % 8 != 0) {
     ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
@@ -129,7 +158,10 @@ ke_w8a16_gemm_plan_new (int m_tokens, int n_out, int k_in, void *workspace, size
   p->m = m_tokens;
   p->n = n_out;
   p->k = k_in;
+  p->mode = mode;
 
+  const bool alpha_vector = mode == KE_W8A16_ALPHA_VECTOR;
+  cublasLtPointerMode_t pointer_mode = CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_ZERO;
   cublasOperation_t trans_a = CUBLAS_OP_T, trans_b = CUBLAS_OP_N;
   cublasLtMatmulPreference_t pref = NULL;
   cublasLtMatmulHeuristicResult_t heur;
@@ -143,7 +175,13 @@ ke_w8a16_gemm_plan_new (int m_tokens, int n_out, int k_in, void *workspace, size
                                                         &trans_b, sizeof trans_b), error) ||
       !KE_CUBLAS_CHECK (cublasLtMatrixLayoutCreate (&p->a_layout, CUDA_R_16BF, k_in, n_out, k_in), error) ||
       !KE_CUBLAS_CHECK (cublasLtMatrixLayoutCreate (&p->b_layout, CUDA_R_16BF, k_in, m_tokens, k_in), error) ||
-      !KE_CUBLAS_CHECK (cublasLtMatrixLayoutCreate (&p->d_layout, CUDA_R_32F, n_out, m_tokens, n_out), error))
+      !KE_CUBLAS_CHECK (cublasLtMatrixLayoutCreate (&p->d_layout, alpha_vector ? CUDA_R_16BF : CUDA_R_32F,
+                                                    n_out, m_tokens, n_out), error))
+    goto fail;
+  /* alpha = w_scale, one per row of D (an output channel) */
+  if (alpha_vector &&
+      !KE_CUBLAS_CHECK (cublasLtMatmulDescSetAttribute (p->op, CUBLASLT_MATMUL_DESC_POINTER_MODE,
+                                                        &pointer_mode, sizeof pointer_mode), error))
     goto fail;
 
   if (workspace == NULL) {
@@ -167,8 +205,9 @@ ke_w8a16_gemm_plan_new (int m_tokens, int n_out, int k_in, void *workspace, size
                                                         &ret_count);
     if (st != CUBLAS_STATUS_SUCCESS || ret_count == 0) {
       ke_set_error (error, KE_ERROR_UNSUPPORTED,
-                    "cuBLASLt has no bf16 kernel for %d×%d×%d on this GPU (status %d)",
-                    m_tokens, n_out, k_in, (int) st);
+                    "cuBLASLt has no bf16 kernel%s for %d×%d×%d on this GPU (status %d)",
+                    alpha_vector ? " with a per-row alpha vector" : "", m_tokens, n_out, k_in,
+                    (int) st);
       goto fail;
     }
   }
@@ -198,6 +237,16 @@ ke_w8a16_gemm_run (ke_w8a16_gemm_plan *p, const uint16_t *x_bf16, const uint8_t 
   widen_fp8_kernel<<<wide_blocks, 256, 0, s>>> (w8, w_bf16, wn, vector);
   if (!KE_CUDA_CHECK (cudaGetLastError (), error))
     return false;
+  if (p->mode == KE_W8A16_ALPHA_VECTOR) {
+    if (!KE_CUBLAS_CHECK (cublasLtMatmul (p->handle, p->op, w_scale, w_bf16, p->a_layout, x_bf16,
+                                          p->b_layout, &beta, y_bf16, p->d_layout, y_bf16,
+                                          p->d_layout, &p->algo, p->workspace, p->workspace_size,
+                                          s), error))
+      return false;
+    return KE_CUDA_CHECK (cudaGetLastError (), error);
+  }
+  if (d_f32 == NULL)
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "This W8A16 plan needs f32 scratch.");
   if (!KE_CUBLAS_CHECK (cublasLtMatmul (p->handle, p->op, &alpha, w_bf16, p->a_layout, x_bf16,
                                         p->b_layout, &beta, d_f32, p->d_layout, d_f32, p->d_layout,
                                         &p->algo, p->workspace, p->workspace_size, s), error))

@@ -36,7 +36,7 @@ problem_free (problem *p)
 }
 
 static void
-problem_init (problem *p, int m, int n, int k)
+problem_init (problem *p, int m, int n, int k, ke_w8a16_mode mode)
 {
   ke_error *error = NULL;
   memset (p, 0, sizeof *p);
@@ -64,22 +64,30 @@ problem_init (problem *p, int m, int n, int k)
   ke_cuda_memcpy_h2d (p->dw, p->w, (size_t) n * k, &error);
   ke_cuda_memcpy_h2d (p->dws, p->ws, sizeof (float) * n, &error);
   KE_REQUIRE (error == NULL, "copy: %s", error->message);
-  p->plan = ke_w8a16_gemm_plan_new (m, n, k, NULL, 0, &error);
+  p->plan = ke_w8a16_gemm_plan_new (m, n, k, mode, NULL, 0, &error);
   KE_REQUIRE (p->plan != NULL, "plan %d×%d×%d: %s", m, n, k, error->message);
 }
 
 static bool
 problem_run (problem *p, ke_error **error)
 {
-  return ke_w8a16_gemm_run (p->plan, p->dx, p->dw, p->dws, p->dwide, p->dd, p->dy, NULL, error);
+  /* the alpha-vector plan must not need (or touch) the f32 scratch */
+  float *d = ke_w8a16_gemm_plan_mode (p->plan) == KE_W8A16_F32_SCALE ? p->dd : NULL;
+  return ke_w8a16_gemm_run (p->plan, p->dx, p->dw, p->dws, p->dwide, d, p->dy, NULL, error);
+}
+
+static const char *
+mode_name (ke_w8a16_mode mode)
+{
+  return mode == KE_W8A16_ALPHA_VECTOR ? "alpha-vector" : mode == KE_W8A16_F32_SCALE ? "f32+scale" : "auto";
 }
 
 static void
-check_shape (int m, int n, int k)
+check_shape_mode (int m, int n, int k, ke_w8a16_mode mode)
 {
   ke_error *error = NULL;
   problem p;
-  problem_init (&p, m, n, k);
+  problem_init (&p, m, n, k, mode);
   size_t yn = (size_t) m * n;
   uint16_t *y = malloc (sizeof (uint16_t) * yn);
   ke_cuda_memset (p.dy, 0xff, sizeof (uint16_t) * yn, &error); /* bf16 NaN: poison */
@@ -120,14 +128,22 @@ check_shape (int m, int n, int k)
     }
   }
   double rel = sqrt (num / den);
-  ke_tap_diag ("M=%-5d N=%-6d K=%-6d  ‖Δ‖/‖ref‖ = %.3e  worst element / bound = %.2f  unwritten = %d",
-               m, n, k, rel, worst, unwritten);
+  ke_tap_diag ("%-12s M=%-5d N=%-6d K=%-6d  ‖Δ‖/‖ref‖ = %.3e  worst element / bound = %.2f  unwritten = %d",
+               mode_name (ke_w8a16_gemm_plan_mode (p.plan)), m, n, k, rel, worst, unwritten);
   KE_CHECK (unwritten == 0, "%d outputs not written", unwritten);
   /* bf16 output rounding alone: ≤ 2^-8 relative per element, ~1.1e-3 rms */
   KE_CHECK (rel < 2.5e-3, "relative error %.3e too large", rel);
   KE_CHECK (worst <= 1.0, "an element is off by %.2f× its bound", worst);
   free (xf); free (wf); free (y);
   problem_free (&p);
+}
+
+/* Both ways of applying the scale: the one AUTO picks, and the f32 fallback. */
+static void
+check_shape (int m, int n, int k)
+{
+  check_shape_mode (m, n, k, KE_W8A16_AUTO);
+  check_shape_mode (m, n, k, KE_W8A16_F32_SCALE);
 }
 
 static double
@@ -139,11 +155,11 @@ now (void)
 }
 
 static void
-time_shape (const char *what, int m, int n, int k)
+time_shape (const char *what, int m, int n, int k, ke_w8a16_mode mode)
 {
   ke_error *error = NULL;
   problem p;
-  problem_init (&p, m, n, k);
+  problem_init (&p, m, n, k, mode);
   for (int i = 0; i < 3; i++)
     KE_REQUIRE (problem_run (&p, &error), "run: %s", error->message);
   KE_REQUIRE (ke_cuda_synchronize (&error), "sync: %s", error->message);
@@ -153,8 +169,9 @@ time_shape (const char *what, int m, int n, int k)
     problem_run (&p, &error);
   KE_REQUIRE (ke_cuda_synchronize (&error), "sync: %s", error ? error->message : "");
   double s = (now () - t0) / reps;
-  ke_tap_diag ("speed %-8s M=%-5d N=%-6d K=%-6d  %8.1f µs  %6.1f TFLOP/s (widen + GEMM + scale)",
-               what, m, n, k, s * 1e6, 2.0 * m * n * k / s * 1e-12);
+  ke_tap_diag ("speed %-8s %-12s M=%-5d N=%-6d K=%-6d  %8.1f µs  %6.1f TFLOP/s (widen + GEMM + scale)",
+               what, mode_name (ke_w8a16_gemm_plan_mode (p.plan)), m, n, k, s * 1e6,
+               2.0 * m * n * k / s * 1e-12);
   problem_free (&p);
 }
 
@@ -200,13 +217,14 @@ KE_TEST (w8a16_gemm_speed)
   };
   for (int m = 512; m <= 2048; m *= 4)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-      time_shape (shapes[i].what, m, shapes[i].n, shapes[i].k);
+      for (int mode = KE_W8A16_AUTO; mode <= KE_W8A16_F32_SCALE; mode += 2)
+        time_shape (shapes[i].what, m, shapes[i].n, shapes[i].k, (ke_w8a16_mode) mode);
 }
 
 KE_TEST (w8a16_gemm_rejects_bad_shape)
 {
   ke_error *error = NULL;
-  ke_w8a16_gemm_plan *plan = ke_w8a16_gemm_plan_new (4, 100, 30, NULL, 0, &error);
+  ke_w8a16_gemm_plan *plan = ke_w8a16_gemm_plan_new (4, 100, 30, KE_W8A16_AUTO, NULL, 0, &error);
   KE_CHECK (plan == NULL && error != NULL && error->code == KE_ERROR_INVALID_ARGUMENT,
             "K=30 must be refused");
   ke_error_free (error);
