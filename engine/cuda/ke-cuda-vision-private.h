@@ -1,0 +1,25 @@
+/* ke-cuda-vision-private.h — launchers shared by the vision tower's files only.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ke-engine.h"
+
+/* Gemma3ImageProcessor's rescale/normalize, by value into the patch kernel. */
+typedef struct {
+  bool rescale, normalize;
+  double rescale_factor;
+  float mean[3], std[3];
+} ke_vnorm;
+
+/* rgb (device uint8 [S, S, 3], normalized with `norm`) or pixels (device f32 [3, S, S]) →
+ * patches bf16 [(S/P)², kpad]. */
+bool ke_cuda_vpatches (const uint8_t *rgb, const float *pixels, int S, int P, int kpad,
+                       const ke_vnorm *norm, uint16_t *patches, void *stream, ke_error **error);
+/* AvgPool2d(kernel) of x f32 [grid², d], then Gemma RMSNorm (1 + w) → out bf16. */
+bool ke_cuda_vpool_norm (const float *x, int grid, int kernel, int d, const float *w, float eps,
+                         uint16_t *out, void *stream, ke_error **error);
