@@ -292,6 +292,7 @@ typedef struct ke_stats {
   double time_to_first_token;
   double decode_seconds;
   uint32_t images_encoded; /* vision tower runs in this call */
+  uint32_t image_cache_hits; /* images of this call taken from the model's embedding cache */
 } ke_stats;
 
 /* Called for each sampled token; return false to stop after it. */
