@@ -180,6 +180,86 @@ KE_TEST (conversation_encodes_each_image_once)
   free (fresh);
 }
 
+/* Crop boxes worked out by hand from Gemma3ImageProcessor.pan_and_scan (defaults 256 / 4 /
+ * 1.2): x, y, w, h of each crop. */
+KE_TEST (pan_and_scan_geometry)
+{
+  static uint8_t px[4000 * 3];
+  static const struct {
+    uint32_t w, h, n;
+    uint32_t box[4][4];
+  } cases[] = {
+    { 896, 896, 0, { { 0 } } },                     /* square: ratio 1 < 1.2 */
+    { 1000, 400, 3, { { 0, 0, 334, 400 }, { 334, 0, 334, 400 }, { 668, 0, 332, 400 } } },
+    { 300, 1000, 3, { { 0, 0, 300, 334 }, { 0, 334, 300, 334 }, { 0, 668, 300, 332 } } },
+    { 500, 300, 0, { { 0 } } },                     /* 2 crops of 250 px < 256 */
+    { 4000, 500, 4, { { 0, 0, 1000, 500 }, { 1000, 0, 1000, 500 }, { 2000, 0, 1000, 500 },
+                      { 3000, 0, 1000, 500 } } }, /* 8 wanted, at most 4 */
+    { 600, 500, 2, { { 0, 0, 300, 500 }, { 300, 0, 300, 500 } } }, /* ratio 1.2: on, 2 at least */
+    { 599, 500, 0, { { 0 } } },                     /* ratio 1.198 < 1.2 */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    /* a fake tall buffer: stride 4000·3 covers every row view the crops make */
+    ke_image img = { cases[i].w, cases[i].h, 3, 4000 * 3, px };
+    ke_image crops[KE_PAN_AND_SCAN_MAX_CROPS];
+    uint32_t n = ke_image_pan_and_scan (&img, crops);
+    bool ok = n == cases[i].n;
+    for (uint32_t c = 0; ok && c < n; c++) {
+      size_t off = (size_t) (crops[c].pixels - px);
+      uint32_t x = (uint32_t) (off % (4000 * 3) / 3), y = (uint32_t) (off / (4000 * 3));
+      ok = x == cases[i].box[c][0] && y == cases[i].box[c][1] && crops[c].width == cases[i].box[c][2] &&
+           crops[c].height == cases[i].box[c][3] && crops[c].stride == img.stride;
+    }
+    KE_CHECK (ok, "%u×%u: %u crops, want %u (or wrong boxes)", cases[i].w, cases[i].h, n,
+              cases[i].n);
+  }
+}
+
+/* The prompt text and image list with pan-and-scan on, through a CPU session. */
+KE_TEST (pan_and_scan_prompt)
+{
+  ke_model *model = open_model ();
+  KE_REQUIRE (model, "model");
+  static uint8_t px[1000 * 400 * 3];
+  for (size_t i = 0; i < sizeof px; i++)
+    px[i] = (uint8_t) (i * 7);
+  ke_image wide = { 1000, 400, 3, 1000 * 3, px };
+  ke_chat_part parts[2] = { { .kind = KE_PART_IMAGE, .image = &wide }, conv_text ("Read it.") };
+  ke_chat_message msg = { KE_ROLE_USER, parts, 2 };
+  ke_chat_options co;
+  ke_chat_options_init (&co);
+  KE_CHECK (!co.pan_and_scan, "pan-and-scan is off by default");
+  co.pan_and_scan = true;
+  uint32_t mm = ke_model_get_info (model)->mm_tokens_per_image;
+  ke_error *error = NULL;
+  size_t len = 0;
+  char *text = ke_chat_render (&msg, 1, &co, mm, &len, &error);
+  ke_prompt p = { 0 };
+  KE_REQUIRE (text && ke_chat_build (ke_model_get_tokenizer (model), &msg, 1, &co, mm, &p, &error),
+              "build: %s", error ? error->message : "");
+  const char *want = "<start_of_turn>user\nHere is the original image \n\n<start_of_image>";
+  const char *crops = "<end_of_image>\n\n and here are some crops to help you see better \n\n"
+                      "<start_of_image>";
+  const char *between = "<end_of_image>\n\n \n\n<start_of_image>";
+  size_t n_between = 0;
+  for (const char *q = text; (q = strstr (q, between)); q++)
+    n_between++;
+  KE_CHECK (strstr (text, want) && strstr (text, crops) && n_between == 2,
+            "pan-and-scan text as Gemma3Processor's");
+  KE_CHECK (p.n_images == 4 && p.images[0] == &wide && p.images[1]->width == 334 &&
+            p.images[3]->width == 332 && p.images[3]->pixels == px + 668 * 3,
+            "the original then its 3 crops (%zu images)", p.n_images);
+  ke_session *s = ke_session_new (model, NULL, &error);
+  ke_stats st = { 0 };
+  KE_CHECK (s && ke_session_prefill (s, &p, NULL, &st, &error) && st.images_encoded == 4,
+            "prefill with crops: %s (%u encoded)", error ? error->message : "", st.images_encoded);
+  ke_error_free (error);
+  ke_session_free (s);
+  ke_prompt_clear (&p);
+  free (text);
+  ke_model_free (model);
+}
+
 static void
 remove_dir (const char *dir)
 {
@@ -220,6 +300,8 @@ main (int argc, char **argv)
     KE_TAP_ENTRY (hash_identifies_content),
     KE_TAP_ENTRY (cache_lru_and_pins),
     KE_TAP_ENTRY (conversation_encodes_each_image_once),
+    KE_TAP_ENTRY (pan_and_scan_geometry),
+    KE_TAP_ENTRY (pan_and_scan_prompt),
   };
   int rc = ke_tap_run (argc, argv, tests, (int) (sizeof tests / sizeof tests[0]));
   remove_dir (ckpt_dir);
