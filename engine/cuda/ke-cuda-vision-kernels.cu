@@ -15,11 +15,11 @@ ke_cuda_vatt_rows (size_t n)
 
 /* ---- pixels → patches ------------------------------------------------------------------
  * patches bf16 [grid², kpad]: row py·grid + px, column (c·P + ky)·P + kx (the conv weight's
- * flattening), zero in columns ≥ 3·P·P.  From uint8 RGB [S, S, 3]: rescale in double then
+ * flattening), zero in columns ≥ 3·P·P.  From uint8 RGB(A) [S, S, channels] (alpha unused): rescale in double then
  * f32 (numpy's float64 product stored as float32), normalize in f32 — as ke_image_preprocess. */
 __global__ void
-vision_patches_kernel (const uint8_t *rgb, const float *pixels, int S, int P, int kpad,
-                       ke_vnorm norm, uint16_t *patches)
+vision_patches_kernel (const uint8_t *rgb, int channels, const float *pixels, int S, int P,
+                       int kpad, ke_vnorm norm, uint16_t *patches)
 {
   int grid = S / P, kin = 3 * P * P;
   size_t total = (size_t) grid * grid * kpad;
@@ -32,7 +32,7 @@ vision_patches_kernel (const uint8_t *rgb, const float *pixels, int S, int P, in
       int c = col / (P * P), ky = (col / P) % P, kx = col % P;
       int y = (patch / grid) * P + ky, x = (patch % grid) * P + kx;
       if (rgb) {
-        v = (float) rgb[((size_t) y * S + x) * 3 + c];
+        v = (float) rgb[((size_t) y * S + x) * channels + c];
         if (norm.rescale)
           v = (float) ((double) v * norm.rescale_factor);
         if (norm.normalize)
@@ -46,15 +46,15 @@ vision_patches_kernel (const uint8_t *rgb, const float *pixels, int S, int P, in
 }
 
 bool
-ke_cuda_vpatches (const uint8_t *rgb, const float *pixels, int S, int P, int kpad,
+ke_cuda_vpatches (const uint8_t *rgb, int channels, const float *pixels, int S, int P, int kpad,
                   const ke_vnorm *norm, uint16_t *patches, void *stream, ke_error **error)
 {
   size_t total = (size_t) (S / P) * (S / P) * kpad;
   int blocks = (int) ((total + 255) / 256);
   if (blocks > 4096)
     blocks = 4096;
-  vision_patches_kernel<<<blocks, 256, 0, (cudaStream_t) stream>>> (rgb, pixels, S, P, kpad,
-                                                                   *norm, patches);
+  vision_patches_kernel<<<blocks, 256, 0, (cudaStream_t) stream>>> (rgb, channels, pixels, S, P,
+                                                                   kpad, *norm, patches);
   return KE_LAUNCH_CHECK (error);
 }
 

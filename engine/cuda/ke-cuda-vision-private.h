@@ -16,9 +16,9 @@ typedef struct {
   float mean[3], std[3];
 } ke_vnorm;
 
-/* rgb (device uint8 [S, S, 3], normalized with `norm`) or pixels (device f32 [3, S, S]) →
- * patches bf16 [(S/P)², kpad]. */
-bool ke_cuda_vpatches (const uint8_t *rgb, const float *pixels, int S, int P, int kpad,
+/* rgb (device uint8 [S, S, channels], normalized with `norm`) or pixels (device f32
+ * [3, S, S]) → patches bf16 [(S/P)², kpad]. */
+bool ke_cuda_vpatches (const uint8_t *rgb, int channels, const float *pixels, int S, int P, int kpad,
                        const ke_vnorm *norm, uint16_t *patches, void *stream, ke_error **error);
 /* AvgPool2d(kernel) of x f32 [grid², d], then Gemma RMSNorm (1 + w) → out bf16. */
 bool ke_cuda_vpool_norm (const float *x, int grid, int kernel, int d, const float *w, float eps,

@@ -48,7 +48,10 @@ struct ke_cuda_vision {
   uint16_t *patch_w, *proj_w; /* bf16 [vh, kpad], [H, vh] */
   float *patch_b, *pos, *post_w, *post_b, *soft_w;
   /* activations */
-  uint8_t *rgb;
+  uint8_t *rgb;      /* device [S, S, rgb_channels] */
+  int rgb_channels;
+  uint8_t *h_stage;  /* pinned host [S, S, 4]: the image on its way to `rgb` */
+  cudaEvent_t staged; /* the last upload from h_stage finished */
   float *pixels, *x;
   uint16_t *patches, *hb, *qkv, *q, *k, *vt, *att, *mlp, *pooled;
   void *workspace;
@@ -220,6 +223,9 @@ ke_cuda_vision_free (ke_cuda_vision *v)
                    v->att, v->mlp, v->pooled, v->workspace };
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     cudaFree (bufs[i]);
+  cudaFreeHost (v->h_stage);
+  if (v->staged)
+    cudaEventDestroy (v->staged);
   free (v);
 }
 
@@ -304,7 +310,9 @@ ke_cuda_vision_new (const ke_config *config, const ke_weights *W, void *stream, 
        (v->post_b = (float *) upload (v, &W->post_layernorm_bias, vh, 1, true, error)) &&
        (v->soft_w = (float *) upload (v, &W->mm_soft_emb_norm, vh, 1, true, error)) &&
        (v->proj_w = upload_projection (v, &W->mm_input_projection_weight, error));
-  ok = ok && (v->rgb = (uint8_t *) vdev_alloc (v, S * S * 3, error)) &&
+  ok = ok && KE_CUDA_CHECK (cudaMallocHost ((void **) &v->h_stage, S * S * 4), error) &&
+       KE_CUDA_CHECK (cudaEventCreateWithFlags (&v->staged, cudaEventDisableTiming), error);
+  ok = ok && (v->rgb = (uint8_t *) vdev_alloc (v, S * S * 4, error)) &&
        (v->pixels = (float *) vdev_alloc (v, 3 * S * S * 4, error)) &&
        (v->x = (float *) vdev_alloc (v, n * vh * 4, error)) &&
        (v->patches = (uint16_t *) vdev_alloc (v, n * v->kpad * 2, error)) &&
@@ -346,8 +354,8 @@ run_tower (ke_cuda_vision *v, bool from_rgb, float *out, ke_error **error)
 {
   void *s = v->stream;
   int N = v->n, vh = v->vh;
-  if (!ke_cuda_vpatches (from_rgb ? v->rgb : NULL, from_rgb ? NULL : v->pixels, v->S, v->P,
-                         v->kpad, &v->norm, v->patches, s, error) ||
+  if (!ke_cuda_vpatches (from_rgb ? v->rgb : NULL, v->rgb_channels, from_rgb ? NULL : v->pixels,
+                         v->S, v->P, v->kpad, &v->norm, v->patches, s, error) ||
       !ke_bf16_gemm_run (v->p_patch, v->patches, v->patch_w, v->patch_b, v->pos, v->x, s, error))
     return false;
   for (int l = 0; l < v->n_layers; l++) {
@@ -368,13 +376,32 @@ run_tower (ke_cuda_vision *v, bool from_rgb, float *out, ke_error **error)
          ke_bf16_gemm_run (v->p_proj, v->pooled, v->proj_w, NULL, NULL, out, s, error);
 }
 
+/* h_stage holds [S, S, channels]: upload it (pinned, asynchronous) and run the tower. */
+static bool
+encode_staged (ke_cuda_vision *v, int channels, float *out, ke_error **error)
+{
+  size_t bytes = (size_t) v->S * v->S * channels;
+  v->rgb_channels = channels;
+  return KE_CUDA_CHECK (cudaMemcpyAsync (v->rgb, v->h_stage, bytes, cudaMemcpyHostToDevice,
+                                         v->stream), error) &&
+         KE_CUDA_CHECK (cudaEventRecord (v->staged, v->stream), error) &&
+         run_tower (v, true, out, error);
+}
+
+/* The staging buffer may still be read by the previous image's upload. */
+static bool
+stage_wait (ke_cuda_vision *v, ke_error **error)
+{
+  return KE_CUDA_CHECK (cudaEventSynchronize (v->staged), error);
+}
+
 bool
 ke_cuda_vision_encode_rgb (ke_cuda_vision *v, const uint8_t *rgb, float *out, ke_error **error)
 {
-  size_t bytes = (size_t) v->S * v->S * 3;
-  return KE_CUDA_CHECK (cudaMemcpyAsync (v->rgb, rgb, bytes, cudaMemcpyHostToDevice, v->stream),
-                        error) &&
-         run_tower (v, true, out, error);
+  if (!stage_wait (v, error))
+    return false;
+  memcpy (v->h_stage, rgb, (size_t) v->S * v->S * 3);
+  return encode_staged (v, 3, out, error);
 }
 
 bool
@@ -403,13 +430,17 @@ ke_cuda_vision_encode_image (ke_cuda_vision *v, const ke_image *image,
   if (pc->resample != 2)
     return ke_set_error (error, KE_ERROR_UNSUPPORTED,
                          "Only bilinear resampling (PIL 2) is supported, not %d.", pc->resample);
-  /* Pillow-exact resize on the CPU (a copy when the image already has the tower's size),
-   * rescale/normalize on the GPU inside the patch kernel. */
-  uint8_t *rgb = (uint8_t *) ke_malloc_array ((size_t) v->S * v->S, 3);
-  if (!rgb)
-    return ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory preprocessing an image.");
-  bool ok = ke_image_resize_bilinear (image, (uint32_t) v->S, (uint32_t) v->S, rgb, error) &&
-            ke_cuda_vision_encode_rgb (v, rgb, out, error);
-  free (rgb);
-  return ok;
+  if (!stage_wait (v, error))
+    return false;
+  /* Already the tower's size: the rows go to the GPU as they are (RGB or RGBA, the patch
+   * kernel skips alpha).  Otherwise Pillow-exact resize on the CPU (ke-image.c) straight into
+   * the staging buffer.  Rescale/normalize happen on the GPU in the patch kernel. */
+  if (image->width == (uint32_t) v->S && image->height == (uint32_t) v->S) {
+    size_t row = (size_t) v->S * image->channels;
+    for (int y = 0; y < v->S; y++)
+      memcpy (v->h_stage + (size_t) y * row, image->pixels + (size_t) y * image->stride, row);
+    return encode_staged (v, (int) image->channels, out, error);
+  }
+  return ke_image_resize_bilinear (image, (uint32_t) v->S, (uint32_t) v->S, v->h_stage, error) &&
+         encode_staged (v, 3, out, error);
 }

@@ -98,8 +98,9 @@ bool ke_cuda_vision_encode_rgb (ke_cuda_vision *vision, const uint8_t *rgb, floa
 bool ke_cuda_vision_encode_pixels (ke_cuda_vision *vision, const float *pixel_values,
                                    float *out, ke_error **error);
 
-/* A caller's image: validated, resized on the CPU as Gemma3ImageProcessor (Pillow-exact,
- * ke-image.c), then ke_cuda_vision_encode_rgb. */
+/* A caller's image: validated; at the tower's size its rows go to the GPU as they are (RGB
+ * or RGBA), otherwise resized on the CPU as Gemma3ImageProcessor (Pillow-exact, ke-image.c);
+ * through pinned staging, then as ke_cuda_vision_encode_rgb. */
 struct ke_preprocess_config;
 bool ke_cuda_vision_encode_image (ke_cuda_vision *vision, const ke_image *image,
                                   const struct ke_preprocess_config *preprocess, float *out,

@@ -378,6 +378,25 @@ check_tower (const char *what, vmodel *m, uint32_t img_w, uint32_t img_h)
   ke_tap_diag ("%s from a %u×%u RGBA image:", what, img_w, img_h);
   compare_embeds (what, got, ref, out_n);
 
+  /* an RGBA image of exactly the tower's size with a padded stride (no resize: its rows go
+   * to the GPU as they are) */
+  uint8_t *sq = malloc (S * (S * 4 + 12));
+  KE_REQUIRE (sq, "memory");
+  for (size_t i = 0; i < S * (S * 4 + 12); i++)
+    sq[i] = (uint8_t) ((gpu_rand () * 0.5f + 0.5f) * 255.0f);
+  ke_image square = { (uint32_t) S, (uint32_t) S, 4, S * 4 + 12, sq };
+  pv = ke_image_preprocess (&square, &c->preprocess, &error);
+  KE_REQUIRE (pv && ke_cpu_vision_encode (pool, c, &m->w, pv, ref, &error), "cpu: %s",
+              error ? error->message : "");
+  free (pv);
+  KE_REQUIRE (ke_cuda_memset (d_out, 0xff, out_n * 4, NULL), "poison");
+  KE_REQUIRE (ke_cuda_vision_encode_image (v, &square, &c->preprocess, d_out, &error), "gpu: %s",
+              error ? error->message : "");
+  KE_REQUIRE (gpu_download (got, d_out, out_n * 4), "download");
+  free (sq);
+  ke_tap_diag ("%s from a %zu×%zu RGBA image with a padded stride:", what, S, S);
+  compare_embeds (what, got, ref, out_n);
+
   /* absurd images are refused with an error, not a crash */
   ke_image zero = { 0, 10, 3, 30, img };
   ke_image huge = { 16384, 16384, 3, 16384 * 3, img };
