@@ -78,16 +78,29 @@ compare_prompt (ke_model *cpu, ke_model *gpu, int step, const char *what)
   bool ok = ke_session_prefill_all (sc, &p, lc, NULL, &error) &&
             ke_session_prefill_all (sg, &p, lg, &st, &error);
   KE_CHECK (ok, "prefill: %s", error ? error->message : "");
+  /* A top-1 difference is an error unless it is a near tie: the CPU's logits of the two
+   * tokens closer than twice the row's largest |GPU − CPU| (a random tiny model has such
+   * ties; bf16 activations move logits by ~1 %). */
   double worst = 0;
-  uint32_t diff = 0;
+  uint32_t diff = 0, ties = 0;
   for (uint32_t i = 0; ok && i < n; i++) {
-    double e = rel_err (lg + (size_t) i * vocab, lc + (size_t) i * vocab, vocab);
+    const float *g = lg + (size_t) i * vocab, *c = lc + (size_t) i * vocab;
+    double e = rel_err (g, c, vocab);
     worst = e > worst || isnan (e) ? e : worst;
-    diff += argmax (lg + (size_t) i * vocab, vocab) != argmax (lc + (size_t) i * vocab, vocab);
+    uint32_t tg = argmax (g, vocab), tc = argmax (c, vocab);
+    if (tg == tc)
+      continue;
+    double max_abs = 0;
+    for (uint32_t v = 0; v < vocab; v++)
+      max_abs = fmax (max_abs, fabs ((double) g[v] - c[v]));
+    if ((double) c[tc] - c[tg] <= 2 * max_abs)
+      ties++;
+    else
+      diff++;
   }
   ke_tap_diag ("%s: %u positions, %zu images: CUDA vs CPU logits rel. error max %.3g, top-1 "
-               "differs at %u", what, n, p.n_images, worst, diff);
-  KE_CHECK (worst < 3e-2 && diff == 0, "%s: logits differ", what);
+               "differs at %u (+ %u near ties)", what, n, p.n_images, worst, diff, ties);
+  KE_CHECK (worst < 3e-2 && diff == 0 && ties <= n / 20, "%s: logits differ", what);
   ke_error_free (error);
   ke_session_free (sc);
   ke_session_free (sg);
