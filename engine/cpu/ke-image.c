@@ -160,6 +160,21 @@ coeffs_clear (coeffs *c)
   free (c->kk);
 }
 
+bool
+ke_image_resize_coeffs (uint32_t in_size, uint32_t out_size, int *ksize, int **bounds, int **kk)
+{
+  coeffs c = { 0 };
+  if (in_size == 0 || out_size == 0 || in_size > KE_IMAGE_MAX_SIDE || out_size > KE_IMAGE_MAX_SIDE ||
+      !make_coeffs ((int) in_size, (int) out_size, &c)) {
+    coeffs_clear (&c);
+    return false;
+  }
+  *ksize = c.ksize;
+  *bounds = c.bounds;
+  *kk = c.kk;
+  return true;
+}
+
 static inline uint8_t
 clip8 (int64_t in)
 {

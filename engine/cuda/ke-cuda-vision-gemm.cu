@@ -9,6 +9,7 @@
  * output feature), which is what CUBLASLT_EPILOGUE_BIAS broadcasts.  The residual add is
  * the β·C term with β = 1 (C may alias D).
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "ke-cuda-internal.h"
@@ -22,6 +23,8 @@ struct ke_bf16_gemm_plan {
   cublasLtMatmulDesc_t op;
   cublasLtMatrixLayout_t a_layout, b_layout, d_layout;
   cublasLtMatmulAlgo_t algo;
+  cublasLtMatmulAlgo_t candidates[KE_VGEMM_CANDIDATES];
+  int n_candidates;
   void *workspace;
   size_t workspace_size;
 };
@@ -74,7 +77,6 @@ ke_bf16_gemm_plan_new (int m, int n, int k, ke_vgemm_epilogue epilogue, bool out
                                                             : CUBLASLT_EPILOGUE_DEFAULT;
   int ret_count = 0;
   cublasLtMatmulPreference_t pref = NULL;
-  cublasLtMatmulHeuristicResult_t heur;
 
   if (!KE_CUBLAS_CHECK (cublasLtCreate (&p->handle), error) ||
       !KE_CUBLAS_CHECK (cublasLtMatmulDescCreate (&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F), error) ||
@@ -103,17 +105,22 @@ ke_bf16_gemm_plan_new (int m, int n, int k, ke_vgemm_epilogue epilogue, bool out
                           sizeof p->workspace_size), error))
     goto fail;
   {
+    cublasLtMatmulHeuristicResult_t heurs[KE_VGEMM_CANDIDATES];
     cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic (p->handle, p->op, p->a_layout,
                                                         p->b_layout, p->d_layout, p->d_layout,
-                                                        pref, 1, &heur, &ret_count);
-    if (st != CUBLAS_STATUS_SUCCESS || ret_count == 0) {
+                                                        pref, KE_VGEMM_CANDIDATES, heurs,
+                                                        &ret_count);
+    for (int i = 0; st == CUBLAS_STATUS_SUCCESS && i < ret_count; i++)
+      if (heurs[i].state == CUBLAS_STATUS_SUCCESS)
+        p->candidates[p->n_candidates++] = heurs[i].algo;
+    if (st != CUBLAS_STATUS_SUCCESS || p->n_candidates == 0) {
       ke_set_error (error, KE_ERROR_UNSUPPORTED,
                     "cuBLASLt has no bf16 kernel for %d×%d×%d (epilogue %d) on this GPU "
                     "(status %d)", m, n, k, (int) epilogue, (int) st);
       goto fail;
     }
   }
-  p->algo = heur.algo;
+  p->algo = p->candidates[0]; /* the heuristic's first choice until ke_bf16_gemm_plan_tune */
   cublasLtMatmulPreferenceDestroy (pref);
   return p;
 
@@ -140,4 +147,39 @@ ke_bf16_gemm_run (ke_bf16_gemm_plan *p, const uint16_t *x, const uint16_t *w, co
                         error))
     return false;
   return KE_CUDA_CHECK (cudaGetLastError (), error);
+}
+
+bool
+ke_bf16_gemm_plan_tune (ke_bf16_gemm_plan *p, const uint16_t *x, const uint16_t *w,
+                        const void *bias, const void *c, void *d, void *stream, float *best_ms,
+                        ke_error **error)
+{
+  cudaEvent_t a = NULL, b = NULL;
+  float best = INFINITY;
+  int best_i = 0;
+  bool ok = KE_CUDA_CHECK (cudaEventCreate (&a), error) && KE_CUDA_CHECK (cudaEventCreate (&b), error);
+  for (int i = 0; ok && i < p->n_candidates; i++) {
+    p->algo = p->candidates[i];
+    const int reps = 3;
+    ok = ke_bf16_gemm_run (p, x, w, bias, c, d, stream, error) && /* warm-up */
+         KE_CUDA_CHECK (cudaEventRecord (a, (cudaStream_t) stream), error);
+    for (int r = 0; ok && r < reps; r++)
+      ok = ke_bf16_gemm_run (p, x, w, bias, c, d, stream, error);
+    float ms = 0;
+    ok = ok && KE_CUDA_CHECK (cudaEventRecord (b, (cudaStream_t) stream), error) &&
+         KE_CUDA_CHECK (cudaEventSynchronize (b), error) &&
+         KE_CUDA_CHECK (cudaEventElapsedTime (&ms, a, b), error);
+    if (ok && ms / reps < best) {
+      best = ms / reps;
+      best_i = i;
+    }
+  }
+  p->algo = p->candidates[best_i];
+  if (best_ms)
+    *best_ms = best;
+  if (a)
+    cudaEventDestroy (a);
+  if (b)
+    cudaEventDestroy (b);
+  return ok;
 }

@@ -175,3 +175,45 @@ ke_cuda_vpool_norm (const float *x, int grid, int kernel, int d, const float *w,
     x, grid, kernel, d, w, eps, out);
   return KE_LAUNCH_CHECK (error);
 }
+
+/* ---- Pillow's bilinear resize (ke-image.c), the same integer arithmetic -----------------
+ * One pass along x (rows of src → rows of dst) or along y; src has `ch` channels (alpha
+ * skipped), dst 3.  A pass with bounds == NULL copies (the size did not change). */
+__global__ void
+vision_resize_pass_kernel (const uint8_t *src, int ch, int src_w, int dst_w, int dst_h,
+                           bool along_x, const int *bounds, const int *kk, int ksize,
+                           uint8_t *dst)
+{
+  size_t total = (size_t) dst_h * dst_w * 3;
+  for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < total;
+       i += (size_t) gridDim.x * blockDim.x) {
+    int c = (int) (i % 3);
+    int x = (int) (i / 3 % dst_w), y = (int) (i / 3 / dst_w);
+    if (!bounds) {
+      dst[i] = src[((size_t) y * src_w + x) * ch + c];
+      continue;
+    }
+    int o = along_x ? x : y, first = bounds[2 * o], count = bounds[2 * o + 1];
+    const int *k = kk + (size_t) o * ksize;
+    long long ss = 1ll << 21;
+    for (int t = 0; t < count; t++) {
+      int sx = along_x ? first + t : x, sy = along_x ? y : first + t;
+      ss += (long long) src[((size_t) sy * src_w + sx) * ch + c] * k[t];
+    }
+    dst[i] = ss >= (255ll << 22) ? 255 : ss <= 0 ? 0 : (uint8_t) (ss >> 22);
+  }
+}
+
+bool
+ke_cuda_vresize_pass (const uint8_t *src, int ch, int src_w, int dst_w, int dst_h, bool along_x,
+                      const int *bounds, const int *kk, int ksize, uint8_t *dst, void *stream,
+                      ke_error **error)
+{
+  size_t total = (size_t) dst_h * dst_w * 3;
+  int blocks = (int) ((total + 255) / 256);
+  if (blocks > 8192)
+    blocks = 8192;
+  vision_resize_pass_kernel<<<blocks, 256, 0, (cudaStream_t) stream>>> (
+    src, ch, src_w, dst_w, dst_h, along_x, bounds, kk, ksize, dst);
+  return KE_LAUNCH_CHECK (error);
+}

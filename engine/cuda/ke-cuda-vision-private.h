@@ -23,3 +23,9 @@ bool ke_cuda_vpatches (const uint8_t *rgb, int channels, const float *pixels, in
 /* AvgPool2d(kernel) of x f32 [grid², d], then Gemma RMSNorm (1 + w) → out bf16. */
 bool ke_cuda_vpool_norm (const float *x, int grid, int kernel, int d, const float *w, float eps,
                          uint16_t *out, void *stream, ke_error **error);
+/* One pass of Pillow's bilinear resize (see ke_image_resize_coeffs): src [.., src_w, ch] →
+ * dst [dst_h, dst_w, 3], along x (bounds/kk index the output column) or y (the output row);
+ * bounds NULL: a copy that drops alpha. */
+bool ke_cuda_vresize_pass (const uint8_t *src, int ch, int src_w, int dst_w, int dst_h,
+                           bool along_x, const int *bounds, const int *kk, int ksize,
+                           uint8_t *dst, void *stream, ke_error **error);

@@ -31,6 +31,9 @@ extern "C" {
 }
 
 #define VISION_WORKSPACE (32u << 20)
+/* Larger images are resized on the CPU (same result, slower) instead of holding their size
+ * in pinned and device memory. */
+#define KE_VISION_GPU_RESIZE_PIXELS (16u << 20)
 
 typedef struct {
   uint16_t *qkv_w, *o_w, *fc1_w, *fc2_w; /* bf16 [out, in] */
@@ -51,11 +54,16 @@ struct ke_cuda_vision {
   uint8_t *rgb;      /* device [S, S, rgb_channels] */
   int rgb_channels;
   uint8_t *h_stage;  /* pinned host [S, S, 4]: the image on its way to `rgb` */
-  cudaEvent_t staged; /* the last upload from h_stage finished */
+  cudaEvent_t staged; /* the last upload from h_stage (or h_big) finished */
+  /* images to resize (≤ KE_VISION_GPU_RESIZE_PIXELS): the original and the resize
+   * coefficients go up through h_big into d_big; the horizontal pass writes d_mid */
+  uint8_t *h_big, *d_big, *d_mid;
+  size_t big_bytes, mid_bytes;
   float *pixels, *x;
   uint16_t *patches, *hb, *qkv, *q, *k, *vt, *att, *mlp, *pooled;
   void *workspace;
   ke_bf16_gemm_plan *p_patch, *p_qkv, *p_o, *p_fc1, *p_fc2, *p_proj;
+  float gemm_ms[6];
   size_t bytes;
 };
 
@@ -224,9 +232,18 @@ ke_cuda_vision_free (ke_cuda_vision *v)
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     cudaFree (bufs[i]);
   cudaFreeHost (v->h_stage);
+  cudaFreeHost (v->h_big);
+  cudaFree (v->d_big);
+  cudaFree (v->d_mid);
   if (v->staged)
     cudaEventDestroy (v->staged);
   free (v);
+}
+
+void
+ke_cuda_vision_gemm_ms (const ke_cuda_vision *v, float ms[6])
+{
+  memcpy (ms, v->gemm_ms, sizeof v->gemm_ms);
 }
 
 size_t
@@ -339,6 +356,25 @@ ke_cuda_vision_new (const ke_config *config, const ke_weights *W, void *stream, 
                                           v->workspace, VISION_WORKSPACE, error)) &&
        (v->p_proj = ke_bf16_gemm_plan_new (v->m, v->H, v->vh, KE_VGEMM_PLAIN, true, false,
                                            v->workspace, VISION_WORKSPACE, error));
+  /* Pick each GEMM's fastest algorithm on the real shapes (layer 0's weights; the
+   * activation buffers' contents do not matter, every encode overwrites them). */
+  if (ok) {
+    const vision_layer *L = &v->layers[0];
+    void *s = v->stream;
+    ok = KE_CUDA_CHECK (cudaMemsetAsync (v->x, 0, n * vh * 4, (cudaStream_t) s), error) &&
+         ke_bf16_gemm_plan_tune (v->p_patch, v->patches, v->patch_w, v->patch_b, v->pos, v->x, s,
+                                 &v->gemm_ms[0], error) &&
+         ke_bf16_gemm_plan_tune (v->p_qkv, v->hb, L->qkv_w, L->qkv_b, NULL, v->qkv, s,
+                                 &v->gemm_ms[1], error) &&
+         ke_bf16_gemm_plan_tune (v->p_o, v->att, L->o_w, L->o_b, v->x, v->x, s, &v->gemm_ms[2],
+                                 error) &&
+         ke_bf16_gemm_plan_tune (v->p_fc1, v->hb, L->fc1_w, L->fc1_b, NULL, v->mlp, s,
+                                 &v->gemm_ms[3], error) &&
+         ke_bf16_gemm_plan_tune (v->p_fc2, v->mlp, L->fc2_w, L->fc2_b, v->x, v->x, s,
+                                 &v->gemm_ms[4], error) &&
+         ke_bf16_gemm_plan_tune (v->p_proj, v->pooled, v->proj_w, NULL, NULL, v->qkv, s,
+                                 &v->gemm_ms[5], error);
+  }
   ok = ok && KE_CUDA_CHECK (cudaDeviceSynchronize (), error);
   if (!ok) {
     ke_cuda_vision_free (v);
@@ -414,6 +450,83 @@ ke_cuda_vision_encode_pixels (ke_cuda_vision *v, const float *pixel_values, floa
          run_tower (v, false, out, error);
 }
 
+static bool
+grow_pinned (uint8_t **p, size_t *have, size_t need, ke_error **error)
+{
+  if (*have >= need)
+    return true;
+  cudaFreeHost (*p);
+  *p = NULL;
+  *have = 0;
+  if (!KE_CUDA_CHECK (cudaMallocHost ((void **) p, need), error))
+    return false;
+  *have = need;
+  return true;
+}
+
+static bool
+grow_device (uint8_t **p, size_t *have, size_t need, ke_error **error)
+{
+  if (*have >= need)
+    return true;
+  cudaFree (*p);
+  *p = NULL;
+  *have = 0;
+  if (!KE_CUDA_CHECK (cudaMalloc ((void **) p, need), error))
+    return false;
+  *have = need;
+  return true;
+}
+
+/* Pillow's bilinear resize on the GPU (the arithmetic of ke-image.c, coefficients from
+ * ke_image_resize_coeffs): the original's rows and both axes' coefficients go up in one
+ * pinned copy; horizontal pass into d_mid, vertical pass into rgb [S, S, 3]. */
+static bool
+resize_on_gpu (ke_cuda_vision *v, const ke_image *image, ke_error **error)
+{
+  uint32_t w = image->width, h = image->height, ch = image->channels, S = (uint32_t) v->S;
+  bool need_x = w != S, need_y = h != S;
+  int kx = 0, ky = 0, *bx = NULL, *wx = NULL, *by = NULL, *wy = NULL;
+  bool ok = (!need_x || ke_image_resize_coeffs (w, S, &kx, &bx, &wx)) &&
+            (!need_y || ke_image_resize_coeffs (h, S, &ky, &by, &wy));
+  if (!ok) {
+    free (bx); free (wx); free (by); free (wy);
+    return ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory resizing an image.");
+  }
+  size_t img = ((size_t) w * h * ch + 15) / 16 * 16;
+  size_t nbx = need_x ? 2 * (size_t) S : 0, nwx = need_x ? (size_t) S * kx : 0;
+  size_t nby = need_y ? 2 * (size_t) S : 0, nwy = need_y ? (size_t) S * ky : 0;
+  size_t total = img + (nbx + nwx + nby + nwy) * sizeof (int);
+  size_t host_have = v->big_bytes, dev_have = v->big_bytes;
+  ok = grow_pinned (&v->h_big, &host_have, total, error) &&
+       grow_device (&v->d_big, &dev_have, total, error) &&
+       grow_device (&v->d_mid, &v->mid_bytes, (size_t) h * S * 3, error);
+  if (ok) {
+    v->big_bytes = host_have < dev_have ? host_have : dev_have;
+    size_t row = (size_t) w * ch;
+    for (uint32_t y = 0; y < h; y++)
+      memcpy (v->h_big + y * row, image->pixels + (size_t) y * image->stride, row);
+    int *hi = (int *) (v->h_big + img);
+    memcpy (hi, bx, nbx * sizeof (int));
+    memcpy (hi + nbx, wx, nwx * sizeof (int));
+    memcpy (hi + nbx + nwx, by, nby * sizeof (int));
+    memcpy (hi + nbx + nwx + nby, wy, nwy * sizeof (int));
+    const int *di = (const int *) (v->d_big + img);
+    void *s = v->stream;
+    v->rgb_channels = 3;
+    ok = KE_CUDA_CHECK (cudaMemcpyAsync (v->d_big, v->h_big, total, cudaMemcpyHostToDevice,
+                                         (cudaStream_t) s), error) &&
+         KE_CUDA_CHECK (cudaEventRecord (v->staged, (cudaStream_t) s), error) &&
+         ke_cuda_vresize_pass (v->d_big, (int) ch, (int) w, (int) S, (int) h, true,
+                               need_x ? di : NULL, di + nbx, kx, v->d_mid, s, error) &&
+         ke_cuda_vresize_pass (v->d_mid, 3, (int) S, (int) S, (int) S, false,
+                               need_y ? di + nbx + nwx : NULL, di + nbx + nwx + nby, ky, v->rgb,
+                               s, error);
+  }
+  free (bx); free (wx); free (by); free (wy);
+  return ok;
+}
+
 bool
 ke_cuda_vision_encode_image (ke_cuda_vision *v, const ke_image *image,
                              const ke_preprocess_config *pc, float *out, ke_error **error)
@@ -441,6 +554,18 @@ ke_cuda_vision_encode_image (ke_cuda_vision *v, const ke_image *image,
       memcpy (v->h_stage + (size_t) y * row, image->pixels + (size_t) y * image->stride, row);
     return encode_staged (v, (int) image->channels, out, error);
   }
-  return ke_image_resize_bilinear (image, (uint32_t) v->S, (uint32_t) v->S, v->h_stage, error) &&
-         encode_staged (v, 3, out, error);
+  if ((uint64_t) image->width * image->height > KE_VISION_GPU_RESIZE_PIXELS)
+    return ke_image_resize_bilinear (image, (uint32_t) v->S, (uint32_t) v->S, v->h_stage,
+                                     error) &&
+           encode_staged (v, 3, out, error);
+  return resize_on_gpu (v, image, error) && run_tower (v, true, out, error);
+}
+
+bool
+ke_cuda_vision_last_rgb (ke_cuda_vision *v, uint8_t *host, int *channels, ke_error **error)
+{
+  *channels = v->rgb_channels;
+  return KE_CUDA_CHECK (cudaStreamSynchronize (v->stream), error) &&
+         KE_CUDA_CHECK (cudaMemcpy (host, v->rgb, (size_t) v->S * v->S * v->rgb_channels,
+                                    cudaMemcpyDeviceToHost), error);
 }

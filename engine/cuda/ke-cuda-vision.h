@@ -39,6 +39,9 @@ typedef enum {
 
 typedef struct ke_bf16_gemm_plan ke_bf16_gemm_plan;
 
+/* Algorithms the heuristic proposes per plan; ke_bf16_gemm_plan_tune times them. */
+#define KE_VGEMM_CANDIDATES 8
+
 /* workspace: device memory of workspace_bytes shared by plans that run on one stream. */
 ke_bf16_gemm_plan *ke_bf16_gemm_plan_new (int m, int n, int k, ke_vgemm_epilogue epilogue,
                                           bool out_f32, bool add_c, void *workspace,
@@ -46,6 +49,11 @@ ke_bf16_gemm_plan *ke_bf16_gemm_plan_new (int m, int n, int k, ke_vgemm_epilogue
 void ke_bf16_gemm_plan_free (ke_bf16_gemm_plan *plan);
 bool ke_bf16_gemm_run (ke_bf16_gemm_plan *plan, const uint16_t *x, const uint16_t *w,
                        const void *bias, const void *c, void *d, void *stream, ke_error **error);
+/* Runs each candidate algorithm 1 + 3 times on these operands (d is overwritten) and keeps
+ * the fastest; *best_ms its time per run. */
+bool ke_bf16_gemm_plan_tune (ke_bf16_gemm_plan *plan, const uint16_t *x, const uint16_t *w,
+                             const void *bias, const void *c, void *d, void *stream,
+                             float *best_ms, ke_error **error);
 
 /* ---- kernels ---------------------------------------------------------------------------- */
 
@@ -86,6 +94,8 @@ ke_cuda_vision *ke_cuda_vision_new (const struct ke_config *config,
                                     const struct ke_weights *weights, void *stream,
                                     ke_error **error);
 void ke_cuda_vision_free (ke_cuda_vision *vision);
+/* Per-call time of the tuned GEMMs measured at load, ms: patch, qkv, o, fc1, fc2, proj. */
+void ke_cuda_vision_gemm_ms (const ke_cuda_vision *vision, float ms[6]);
 /* Device bytes the tower holds (weights + activations + plans' workspace). */
 size_t ke_cuda_vision_device_bytes (const ke_cuda_vision *vision);
 
@@ -105,6 +115,11 @@ struct ke_preprocess_config;
 bool ke_cuda_vision_encode_image (ke_cuda_vision *vision, const ke_image *image,
                                   const struct ke_preprocess_config *preprocess, float *out,
                                   ke_error **error);
+
+/* For tests: the last image as the tower saw it, uint8 [S, S, channels] (*channels: 3 after
+ * a resize, the image's own count when it had the tower's size).  host: S·S·4 bytes. */
+bool ke_cuda_vision_last_rgb (ke_cuda_vision *vision, uint8_t *host, int *channels,
+                              ke_error **error);
 
 #ifdef __cplusplus
 }

@@ -377,6 +377,21 @@ check_tower (const char *what, vmodel *m, uint32_t img_w, uint32_t img_h)
   KE_REQUIRE (gpu_download (got, d_out, out_n * 4), "download");
   ke_tap_diag ("%s from a %u×%u RGBA image:", what, img_w, img_h);
   compare_embeds (what, got, ref, out_n);
+  { /* the GPU resize must give Pillow's (the CPU's) bytes exactly */
+    uint8_t *g8 = malloc (S * S * 4), *c8 = malloc (S * S * 3);
+    int ch = 0;
+    KE_REQUIRE (g8 && c8 && ke_cuda_vision_last_rgb (v, g8, &ch, &error) &&
+                ke_image_resize_bilinear (&image, (uint32_t) S, (uint32_t) S, c8, &error),
+                "resize check: %s", error ? error->message : "");
+    size_t differ = 0;
+    for (size_t i = 0; i < S * S * 3; i++)
+      differ += g8[i] != c8[i];
+    ke_tap_diag ("GPU resize %u×%u → %zu²: %zu of %zu bytes differ from the CPU's", img_w, img_h,
+                 S, differ, S * S * 3);
+    KE_CHECK (ch == 3 && differ == 0, "the GPU resize differs from Pillow's arithmetic");
+    free (g8);
+    free (c8);
+  }
 
   /* an RGBA image of exactly the tower's size with a padded stride (no resize: its rows go
    * to the GPU as they are) */
@@ -467,6 +482,37 @@ KE_TEST (tower_full_timing)
   ke_tap_diag ("full tower (27 layers, 4096 patches) + projector, 896×896 RGB host → device "
                "embeddings: median %.2f ms, min %.2f ms (%d runs); %.2f GiB on the device",
                ms[REPS / 2], ms[0], REPS, ke_cuda_vision_device_bytes (v) / 1073741824.0);
+  float g[6];
+  ke_cuda_vision_gemm_ms (v, g);
+  double flop_layer = 2.0 * 4096 * 1152 * (3 * 1152 + 1152 + 2 * 4304);
+  double layer_ms = g[1] + g[2] + g[3] + g[4];
+  ke_tap_diag ("tuned GEMMs per call (ms): patch %.3f, qkv %.3f, o %.3f, fc1 %.3f, fc2 %.3f, "
+               "proj %.3f; a layer's four %.3f ms = %.0f TFLOP/s, × 27 = %.2f ms", g[0], g[1],
+               g[2], g[3], g[4], g[5], layer_ms, flop_layer / (layer_ms * 1e-3) / 1e12,
+               27 * layer_ms);
+  /* images that need the resize (on the GPU) */
+  static const uint32_t sizes[2][2] = { { 1280, 960 }, { 4000, 3000 } };
+  for (int k = 0; k < 2; k++) {
+    uint32_t w = sizes[k][0], h = sizes[k][1];
+    uint8_t *big = malloc ((size_t) w * h * 3);
+    KE_REQUIRE (big, "memory");
+    for (size_t i = 0; i < (size_t) w * h * 3; i++)
+      big[i] = (uint8_t) (i * 2246822519u >> 24);
+    ke_image bi = { w, h, 3, (size_t) w * 3, big };
+    float t[7];
+    for (int r = -1; r < 7; r++) {
+      double t0 = ke_now ();
+      bool ok = ke_cuda_vision_encode_image (v, &bi, &m.config.preprocess, d_out, &error) &&
+                ke_cuda_synchronize (&error);
+      KE_REQUIRE (ok, "encode: %s", error ? error->message : "");
+      if (r >= 0)
+        t[r] = (float) ((ke_now () - t0) * 1e3);
+    }
+    qsort (t, 7, sizeof t[0], cmp_float);
+    ke_tap_diag ("full tower from a %u×%u RGB image (resized on the GPU): median %.2f ms", w, h,
+                 t[3]);
+    free (big);
+  }
   float *got = malloc (out_n * 4);
   KE_REQUIRE (got && gpu_download (got, d_out, out_n * 4), "download");
   size_t bad = 0;
