@@ -37,6 +37,26 @@ mma_bf16 (float *d, const uint32_t *a, uint32_t b0, uint32_t b1)
                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+/* Four 8×8 b16 matrices from shared memory (lanes 8i..8i+7 give matrix i's row addresses);
+ * each lane receives (row lane/4, columns 2·(lane%4) + {0,1}) of each. */
+static __device__ __forceinline__ void
+ldmatrix_x4 (uint32_t *r, const void *smem)
+{
+  uint32_t a = (uint32_t) __cvta_generic_to_shared (smem);
+  asm volatile ("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                : "r"(a));
+}
+
+static __device__ __forceinline__ void
+ldmatrix_x2 (uint32_t *r, const void *smem)
+{
+  uint32_t a = (uint32_t) __cvta_generic_to_shared (smem);
+  asm volatile ("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n"
+                : "=r"(r[0]), "=r"(r[1])
+                : "r"(a));
+}
+
 static __device__ __forceinline__ uint32_t
 pack_bf16x2 (float lo, float hi)
 {
@@ -63,7 +83,9 @@ cp_async_wait1 (void)
   asm volatile ("cp.async.wait_group 1;\n" ::);
 }
 
-template <int WARPS, int MT>
+/* LDM: B fragments with ldmatrix.x4 (two n-tiles × k 16 per instruction: matrices (n0, k0),
+ * (n0, k0 + 8), (n0 + 8, k0), (n0 + 8, k0 + 8)) instead of two 32-bit loads per n-tile. */
+template <int WARPS, int MT, bool LDM>
 __global__ void __launch_bounds__ (WARPS * 32)
 vision_attention_kernel (const uint16_t *__restrict__ q, const uint16_t *__restrict__ k,
                          const uint16_t *__restrict__ vt, int n, int rows, int heads, int hd,
@@ -133,16 +155,31 @@ vision_attention_kernel (const uint16_t *__restrict__ q, const uint16_t *__restr
 #pragma unroll
       for (int j = 0; j < 8; j++)
         s[mt][j][0] = s[mt][j][1] = s[mt][j][2] = s[mt][j][3] = 0.0f;
+    /* ldmatrix addressing: this lane supplies row (lane & 7) of matrix lane >> 3 */
+    const int lrow = ((lane >> 4) << 3) + (lane & 7), lcol = ((lane >> 3) & 1) * 8;
 #pragma unroll
     for (int kk = 0; kk < VA_KSTEPS; kk++) {
       if (kk < ksteps) {
+        if constexpr (LDM) {
 #pragma unroll
-        for (int j = 0; j < 8; j++) {
-          const uint16_t *b = kt + (j * 8 + g) * VA_KS + kk * 16 + 2 * t;
-          uint32_t b0 = *(const uint32_t *) b, b1 = *(const uint32_t *) (b + 8);
+          for (int j = 0; j < 8; j += 2) {
+            uint32_t b[4];
+            ldmatrix_x4 (b, kt + (j * 8 + lrow) * VA_KS + kk * 16 + lcol);
 #pragma unroll
-          for (int mt = 0; mt < MT; mt++)
-            mma_bf16 (s[mt][j], qf[mt][kk], b0, b1);
+            for (int mt = 0; mt < MT; mt++) {
+              mma_bf16 (s[mt][j], qf[mt][kk], b[0], b[1]);
+              mma_bf16 (s[mt][j + 1], qf[mt][kk], b[2], b[3]);
+            }
+          }
+        } else {
+#pragma unroll
+          for (int j = 0; j < 8; j++) {
+            const uint16_t *b = kt + (j * 8 + g) * VA_KS + kk * 16 + 2 * t;
+            uint32_t b0 = *(const uint32_t *) b, b1 = *(const uint32_t *) (b + 8);
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+              mma_bf16 (s[mt][j], qf[mt][kk], b0, b1);
+          }
         }
       }
     }
@@ -199,16 +236,43 @@ vision_attention_kernel (const uint16_t *__restrict__ q, const uint16_t *__restr
       }
     }
 
+    if constexpr (LDM) {
 #pragma unroll
-    for (int j = 0; j < VA_NT_MAX; j++) {
-      if (j < ntiles) {
+      for (int j = 0; j < VA_NT_MAX; j += 2) {
+        if (j + 1 < ntiles) {
 #pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
-          const uint16_t *b = vtile + (j * 8 + g) * VA_VS + kk * 16 + 2 * t;
-          uint32_t b0 = *(const uint32_t *) b, b1 = *(const uint32_t *) (b + 8);
+          for (int kk = 0; kk < 4; kk++) {
+            uint32_t b[4];
+            ldmatrix_x4 (b, vtile + (j * 8 + lrow) * VA_VS + kk * 16 + lcol);
 #pragma unroll
-          for (int mt = 0; mt < MT; mt++)
-            mma_bf16 (o[mt][j], pf[mt][kk], b0, b1);
+            for (int mt = 0; mt < MT; mt++) {
+              mma_bf16 (o[mt][j], pf[mt][kk], b[0], b[1]);
+              mma_bf16 (o[mt][j + 1], pf[mt][kk], b[2], b[3]);
+            }
+          }
+        } else if (j < ntiles) {
+#pragma unroll
+          for (int kk = 0; kk < 4; kk++) {
+            uint32_t b[2];
+            ldmatrix_x2 (b, vtile + (j * 8 + (lane & 7)) * VA_VS + kk * 16 + lcol);
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+              mma_bf16 (o[mt][j], pf[mt][kk], b[0], b[1]);
+          }
+        }
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < VA_NT_MAX; j++) {
+        if (j < ntiles) {
+#pragma unroll
+          for (int kk = 0; kk < 4; kk++) {
+            const uint16_t *b = vtile + (j * 8 + g) * VA_VS + kk * 16 + 2 * t;
+            uint32_t b0 = *(const uint32_t *) b, b1 = *(const uint32_t *) (b + 8);
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++)
+              mma_bf16 (o[mt][j], pf[mt][kk], b0, b1);
+          }
         }
       }
     }
@@ -242,7 +306,8 @@ vision_attention_kernel (const uint16_t *__restrict__ q, const uint16_t *__restr
 
 /* Variant 0 (the default): 4 warps × 2 m-tiles, each K/V fragment read from shared memory
  * feeds two MMAs (255 registers, 2 blocks per SM).  Variant 1: 8 warps × 1 m-tile (more
- * warps, twice the shared-memory reads per MMA).  Both cover KE_VATT_ROWS queries. */
+ * warps, twice the shared-memory reads per MMA).  Variants 2 and 3: 0 and 1 with ldmatrix.
+ * All cover KE_VATT_ROWS queries. */
 bool
 ke_cuda_vattention_variant (const uint16_t *q, const uint16_t *k, const uint16_t *vt, int n,
                             int heads, int hd, float scale, uint16_t *out, int variant,
@@ -257,11 +322,17 @@ ke_cuda_vattention_variant (const uint16_t *q, const uint16_t *k, const uint16_t
   dim3 grid (rows / KE_VATT_ROWS, heads);
   float sl = scale * 1.4426950408889634f; /* exp(x) = exp2(x · log2 e) */
   if (variant == 1)
-    vision_attention_kernel<8, 1><<<grid, 256, 0, (cudaStream_t) stream>>> (q, k, vt, n, rows,
-                                                                            heads, hd, sl, out);
+    vision_attention_kernel<8, 1, false><<<grid, 256, 0, (cudaStream_t) stream>>> (
+      q, k, vt, n, rows, heads, hd, sl, out);
+  else if (variant == 2)
+    vision_attention_kernel<4, 2, true><<<grid, 128, 0, (cudaStream_t) stream>>> (
+      q, k, vt, n, rows, heads, hd, sl, out);
+  else if (variant == 3)
+    vision_attention_kernel<8, 1, true><<<grid, 256, 0, (cudaStream_t) stream>>> (
+      q, k, vt, n, rows, heads, hd, sl, out);
   else
-    vision_attention_kernel<4, 2><<<grid, 128, 0, (cudaStream_t) stream>>> (q, k, vt, n, rows,
-                                                                            heads, hd, sl, out);
+    vision_attention_kernel<4, 2, false><<<grid, 128, 0, (cudaStream_t) stream>>> (
+      q, k, vt, n, rows, heads, hd, sl, out);
   return KE_LAUNCH_CHECK (error);
 }
 

@@ -117,11 +117,12 @@ KE_TEST (attention)
 {
   if (!gpu_test_have_device (NULL))
     KE_SKIP ("no CUDA device");
-  check_attention (64, 4, 16, 64, 0, false);   /* tiny: one partial key tile */
-  check_attention (300, 3, 72, 40, 0, false);  /* ragged n, SigLIP head_dim */
-  check_attention (300, 3, 72, 40, 1, false);
-  check_attention (4096, 16, 72, 24, 0, true); /* the full shape */
-  check_attention (4096, 16, 72, 24, 1, true);
+  for (int variant = 0; variant < 4; variant++) {
+    check_attention (64, 4, 16, 64, variant, false);   /* tiny: one partial key tile */
+    check_attention (300, 3, 72, 40, variant, false);  /* ragged n, SigLIP head_dim */
+    check_attention (200, 2, 40, 40, variant, false);  /* an odd number of 8-wide dim tiles */
+    check_attention (4096, 16, 72, 24, variant, true); /* the full shape */
+  }
 }
 
 /* ---- LayerNorm + GEMM epilogues ------------------------------------------------------------ */
