@@ -77,8 +77,8 @@ bool ke_cuda_vsplit_qkv (const uint16_t *qkv, int n, int heads, int hd, uint16_t
 bool ke_cuda_vattention (const uint16_t *q, const uint16_t *k, const uint16_t *vt, int n,
                          int heads, int hd, float scale, uint16_t *out, void *stream,
                          ke_error **error);
-/* The same with a kernel variant (0: 4 warps × 2 m-tiles, the default; 1: 8 warps × 1),
- * for tests and measurements. */
+/* The same with a kernel variant (0: 4 warps × 2 m-tiles; 1: 8 warps × 1; 2 and 3: the
+ * same with ldmatrix; 2 is the default), for tests and measurements. */
 bool ke_cuda_vattention_variant (const uint16_t *q, const uint16_t *k, const uint16_t *vt, int n,
                                  int heads, int hd, float scale, uint16_t *out, int variant,
                                  void *stream, ke_error **error);
