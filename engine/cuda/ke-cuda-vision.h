@@ -5,8 +5,9 @@
  *
  * The tower computes exactly what ke_cpu_vision_encode computes (see ke-cpu-vision.c for
  * the math), with bf16 GEMM inputs and f32 accumulation; the residual stream stays f32.
- * Files: ke-cuda-vision.cu (weights, plans, the encode sequence), ke-cuda-vision-gemm.cu
- * (cuBLASLt bf16 GEMMs with fused epilogues), ke-cuda-vision-kernels.cu (pixels → patches,
+ * Files: ke-cuda-vision.cu (weights, plans, the encode sequence, its CUDA graph),
+ * ke-cuda-vision-image.cu (staging, GPU resize), ke-cuda-vision-gemm.cu (cuBLASLt bf16 GEMMs
+ * with fused epilogues), ke-cuda-vision-kernels.cu (resize passes, pixels → patches,
  * LayerNorm, head split, pool + RMSNorm), ke-cuda-vision-attention.cu (the attention).
  */
 #pragma once
