@@ -233,9 +233,9 @@ cuda_destroy (ke_backend *backend)
   cudaFreeHost (cb->h_ids);
   cudaFreeHost (cb->h_pos);
   cudaFreeHost (cb->h_logits);
+  ke_cuda_vision_free (cb->vision); /* before its stream goes */
   if (cb->stream)
     cudaStreamDestroy (cb->stream);
-  ke_cuda_vision_free (cb->vision);
   ke_cpu_pool_free ((ke_cpu_pool *) cb->cpu_pool);
   free (cb);
 }
