@@ -86,11 +86,11 @@ KE_TEST (cache_lru_and_pins)
   ke_backend backend = { .ops = &ops };
   ke_image_cache *c = ke_image_cache_new (&backend, 2, NULL);
   KE_REQUIRE (c, "cache");
-  uint8_t px[3] = { 1, 2, 3 };
+  static uint8_t px[999 * 3]; /* one row, wide enough for every image below */
   ke_image img[4];
   ke_hash128 key[4];
   for (int i = 0; i < 4; i++) {
-    img[i] = (ke_image) { 1 + (uint32_t) i, 1, 3, 3, px };
+    img[i] = (ke_image) { 1 + (uint32_t) i, 1, 3, 3 * (1 + (size_t) i), px };
     key[i] = ke_image_hash (&img[i]);
   }
   bool enc;
