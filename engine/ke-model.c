@@ -14,6 +14,7 @@
 
 #include "ke-internal.h"
 #include "ke-backend.h"
+#include "ke-image-cache.h"
 #if KE_HAVE_CUDA
 #include "ke-cuda.h"
 #include "ke-comm.h"
@@ -33,6 +34,7 @@ struct ke_model {
   ke_model_options options;
   ke_model_info info;
   char quantization[64];
+  ke_image_cache *image_cache; /* vision models: recently encoded images' embeddings */
 };
 
 void
@@ -133,6 +135,9 @@ ke_model_new_internal (const ke_config *config, const ke_weights *weights,
   }
   if (!model->backend)
     goto fail;
+  if (config->has_vision &&
+      !(model->image_cache = ke_image_cache_new (model->backend, KE_IMAGE_CACHE_SIZE, error)))
+    goto fail;
 
   model->options.devices = NULL; /* borrowed: not valid after this call */
   model->options.n_devices = 0;
@@ -176,6 +181,7 @@ ke_model_free (ke_model *model)
 {
   if (!model)
     return;
+  ke_image_cache_free (model->image_cache); /* holds backend memory */
   model->backend->ops->destroy (model->backend);
   if (model->owner && model->owner_free)
     model->owner_free (model->owner);
@@ -192,6 +198,12 @@ const ke_tokenizer *
 ke_model_get_tokenizer (const ke_model *model)
 {
   return model->tokenizer;
+}
+
+ke_image_cache *
+ke_model_image_cache (const ke_model *model)
+{
+  return model->image_cache;
 }
 
 ke_backend *

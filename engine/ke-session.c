@@ -8,7 +8,8 @@
  * up to the start of an image run if the match ends inside one (an image's tokens attend
  * to each other bidirectionally, so an image is always computed whole), and computes the
  * rest in batches that never split an image.  Only images at or after the reuse point go
- * through the vision tower.
+ * through the vision tower, and those only when the model's image-embedding cache does not
+ * hold them already (a regenerated or edited turn after an image).
  *
  * History vs. cache: the last sampled token is appended to the history before it has
  * been run through the model (it is only needed when generation continues), so n_kv <=
@@ -19,6 +20,7 @@
 
 #include "ke-internal.h"
 #include "ke-backend.h"
+#include "ke-image-cache.h"
 #include "cpu/ke-cpu.h"
 
 struct ke_session {
@@ -131,28 +133,11 @@ ke_session_truncate (ke_session *session, size_t n_tokens, ke_error **error)
   return true;
 }
 
-static uint64_t
-image_hash (const ke_image *image)
-{
-  uint64_t h = 0xcbf29ce484222325ull;
-  const uint64_t prime = 0x100000001b3ull;
-  uint32_t dims[2] = { image->width, image->height };
-  const uint8_t *d = (const uint8_t *) dims;
-  for (size_t i = 0; i < sizeof dims; i++)
-    h = (h ^ d[i]) * prime;
-  for (uint32_t y = 0; y < image->height; y++) {
-    const uint8_t *row = image->pixels + (size_t) y * image->stride;
-    for (uint32_t x = 0; x < image->width; x++)
-      for (uint32_t c = 0; c < 3; c++)
-        h = (h ^ row[(size_t) x * image->channels + c]) * prime;
-  }
-  return h ? h : 1; /* 0 means "text" */
-}
-
 typedef struct {
   size_t start;            /* position of the run's first token in the prompt */
   const ke_image *image;
-  uint64_t hash;
+  ke_hash128 key;
+  uint64_t hash;           /* key.lo, per position in the history */
 } image_run;
 
 /* Finds the prompt's image runs and checks them against the images. */
@@ -191,7 +176,8 @@ find_image_runs (const ke_session *s, const ke_prompt *prompt, image_run *runs,
     }
     runs[n_runs].start = i;
     runs[n_runs].image = image;
-    runs[n_runs].hash = image_hash (image);
+    runs[n_runs].key = ke_image_hash (image);
+    runs[n_runs].hash = runs[n_runs].key.lo;
     n_runs++;
     i = j;
   }
@@ -214,7 +200,8 @@ compute (ke_session *s, size_t from, size_t to, const image_run *runs, size_t n_
   ke_backend *b = s->backend;
   size_t mm = s->config->mm_tokens_per_image;
   ke_batch_image *batch_images = NULL;
-  ke_image_embeds **embeds = NULL;
+  const ke_image_embeds **embeds = NULL;
+  ke_image_cache *cache = ke_model_image_cache (s->model);
   size_t max_images = b->max_batch / (mm ? mm : 1) + 1;
   batch_images = ke_calloc_array (max_images, sizeof *batch_images);
   embeds = ke_calloc_array (max_images, sizeof *embeds);
@@ -237,13 +224,16 @@ compute (ke_session *s, size_t from, size_t to, const image_run *runs, size_t n_
       }
     size_t n_img = 0;
     while (r < n_runs && runs[r].start + mm <= end) {
-      embeds[n_img] = b->ops->encode_image (b, runs[r].image, error);
+      bool encoded = false;
+      embeds[n_img] = ke_image_cache_acquire (cache, runs[r].image, runs[r].key, &encoded, error);
       if (!embeds[n_img]) {
         ok = false;
         break;
       }
-      if (stats)
+      if (stats && encoded)
         stats->images_encoded++;
+      else if (stats)
+        stats->image_cache_hits++;
       batch_images[n_img].start = (uint32_t) (runs[r].start - pos);
       batch_images[n_img].embeds = embeds[n_img];
       n_img++;
@@ -264,7 +254,7 @@ compute (ke_session *s, size_t from, size_t to, const image_run *runs, size_t n_
         memcpy (s->logits, all_logits + (to - 1 - from) * vocab, vocab * sizeof (float));
     }
     for (size_t i = 0; i < n_img; i++)
-      b->ops->embeds_free (b, embeds[i]);
+      ke_image_cache_release (cache, embeds[i]);
     if (ok) {
       s->n_kv = end;
       pos = end;
@@ -335,6 +325,7 @@ prefill (ke_session *s, const ke_prompt *prompt, float *logits, float *all_logit
     stats->prompt_tokens = (uint32_t) n;
     stats->cached_tokens = (uint32_t) s->n_kv;
     stats->images_encoded = 0;
+    stats->image_cache_hits = 0;
   }
   bool ok = true;
   if (s->n_kv < n)

@@ -11,11 +11,16 @@
  *    (chunks of the backend's max batch, logits of the last position);
  *  - the device memory in use at its highest observed point (device-wide, cudaMemGetInfo);
  *  - decode as a fraction of the roofline: bytes each token must read (FP8 linears,
- *    the bf16 lm_head, the KV cache at that context) / measured bandwidth.
+ *    the bf16 lm_head, the KV cache at that context) / measured bandwidth;
+ *  - images (vision models): one image through preprocessing + tower + projector
+ *    (encode_image until the embeddings are on the device; 896×896 RGB, and 1280×960
+ *    which needs the resize), median of 9; multimodal time to first token: a fresh session
+ *    prefilling [user: image, a 20-token question] to its logits (hash, cache miss,
+ *    tower, prefill), a new image each time, median of 7.
  * Output: one JSON object (stdout or --json FILE), then a short table.
  *
- * --random generates a Gemma 3 4b checkpoint with random weights (one vision layer) in a
- * temporary folder first and removes it at the end.
+ * --random generates a Gemma 3 4b checkpoint with random weights (the full 27-layer vision
+ * tower) in a temporary folder first and removes it at the end.
  */
 #include "config.h"
 
@@ -74,6 +79,118 @@ forward_chunks (ke_backend *b, ke_kv_cache *kv, const ke_token *ids, uint32_t n,
       return false;
     done += m;
   }
+  return true;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static bool
+backend_sync (const ke_model_info *info, ke_error **error)
+{
+#if KE_HAVE_CUDA
+  if (strcmp (info->backend, "cuda") == 0)
+    return ke_cuda_synchronize (error);
+#endif
+  (void) info;
+  (void) error;
+  return true;
+}
+
+typedef struct {
+  double encode_ms, encode_resize_ms, ttft_ms;
+  uint32_t prompt_tokens;
+} image_bench;
+
+/* Median time of encode_image (until the embeddings exist) for a w×h RGB image. */
+static bool
+bench_encode (ke_model *model, uint32_t w, uint32_t h, int reps, double *median_ms,
+              ke_error **error)
+{
+  ke_backend *b = ke_model_backend (model);
+  const ke_model_info *info = ke_model_get_info (model);
+  uint8_t *px = malloc ((size_t) w * h * 3);
+  double t[16];
+  if (!px)
+    return ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory.");
+  for (size_t i = 0; i < (size_t) w * h * 3; i++)
+    px[i] = (uint8_t) ((i * 2654435761u) >> 24);
+  ke_image image = { w, h, 3, (size_t) w * 3, px };
+  bool ok = true;
+  for (int r = -2; ok && r < reps; r++) { /* two warm-up runs */
+    double t0 = now ();
+    ke_image_embeds *e = b->ops->encode_image (b, &image, error);
+    ok = e && backend_sync (info, error);
+    if (ok && r >= 0)
+      t[r] = (now () - t0) * 1e3;
+    if (e)
+      b->ops->embeds_free (b, e);
+  }
+  free (px);
+  if (!ok)
+    return false;
+  qsort (t, (size_t) reps, sizeof t[0], cmp_double);
+  *median_ms = t[reps / 2];
+  return true;
+}
+
+static bool
+bench_images (ke_model *model, image_bench *ib, ke_error **error)
+{
+  const ke_model_info *info = ke_model_get_info (model);
+  uint32_t S = info->image_size;
+  if (!bench_encode (model, S, S, 9, &ib->encode_ms, error) ||
+      !bench_encode (model, 1280, 960, 9, &ib->encode_resize_ms, error))
+    return false;
+  /* multimodal TTFT: a fresh session, [user: image, question], a new image every run so
+   * that the model's image cache misses */
+  const char *question = "What is shown in this picture, and what colours and shapes can "
+                         "you see in it?";
+  uint8_t *px = malloc ((size_t) S * S * 3);
+  if (!px)
+    return ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory.");
+  for (size_t i = 0; i < (size_t) S * S * 3; i++)
+    px[i] = (uint8_t) ((i * 40503u) >> 8);
+  ke_image image = { S, S, 3, (size_t) S * 3, px };
+  ke_chat_part parts[2] = {
+    { .kind = KE_PART_IMAGE, .image = &image },
+    { .kind = KE_PART_TEXT, .text = question, .text_len = strlen (question) },
+  };
+  ke_chat_message msg = { .role = KE_ROLE_USER, .parts = parts, .n_parts = 2 };
+  ke_prompt prompt = { 0 };
+  ke_session_options so;
+  ke_session_options_init (&so);
+  so.context_length = 1024;
+  double t[8];
+  const int reps = 7;
+  bool ok = ke_chat_build (ke_model_get_tokenizer (model), &msg, 1, NULL,
+                           info->mm_tokens_per_image, &prompt, error);
+  for (int r = -2; ok && r < reps; r++) {
+    ke_session *s = ke_session_new (model, &so, error);
+    if (!s) {
+      ok = false;
+      break;
+    }
+    px[0] = (uint8_t) (r + 2); /* a new image */
+    ke_stats st = { 0 };
+    ok = ke_session_prefill (s, &prompt, NULL, &st, error);
+    if (ok && st.images_encoded != 1)
+      ok = ke_set_error (error, KE_ERROR_FAILED, "the image was not encoded (cache hit?)");
+    if (ok && r >= 0)
+      t[r] = st.prefill_seconds * 1e3;
+    ke_session_free (s);
+  }
+  ib->prompt_tokens = (uint32_t) prompt.n_ids;
+  ke_prompt_clear (&prompt);
+  free (px);
+  if (!ok)
+    return false;
+  qsort (t, (size_t) reps, sizeof t[0], cmp_double);
+  ib->ttft_ms = t[reps / 2];
   return true;
 }
 
@@ -154,7 +271,6 @@ kcli_bench (int argc, char **argv)
     ke_gen_options g;
     ke_gen_options_init (&g);
     g.shape = "4b";
-    g.vision_layers = 1;
     g.seed = 1;
     double t0 = now ();
     char *dir = ke_strdup_printf ("%s/4b", tmp_dir);
@@ -269,6 +385,18 @@ kcli_bench (int argc, char **argv)
     fprintf (stderr, "prefill %u: %.0f tok/s, TTFT %.3f s\n", prompt_len[p], prefill_tps[p], ttft[p]);
   }
 
+  image_bench ib = { 0 };
+  if (info->has_vision && ke_model_get_tokenizer (model)) {
+    if (!bench_images (model, &ib, &error)) {
+      status = kcli_fail ("bench", error);
+      goto out;
+    }
+    sample_memory ();
+    fprintf (stderr, "image: encode %.2f ms (%ux%u), %.2f ms (1280x960, resized); multimodal "
+             "TTFT %.2f ms (%u tokens)\n", ib.encode_ms, info->image_size, info->image_size,
+             ib.encode_resize_ms, ib.ttft_ms, ib.prompt_tokens);
+  }
+
   if (json_path) {
     out = fopen (json_path, "w");
     if (!out) {
@@ -292,7 +420,13 @@ kcli_bench (int argc, char **argv)
   for (uint32_t p = 0; p < n_prompt; p++)
     fprintf (out, "%s\n    { \"prompt\": %u, \"tok_s\": %.1f, \"ttft_s\": %.4f }", p ? "," : "",
              prompt_len[p], prefill_tps[p], ttft[p]);
-  fprintf (out, "\n  ]\n}\n");
+  fprintf (out, "\n  ]");
+  if (ib.prompt_tokens)
+    fprintf (out, ",\n  \"image\": { \"size\": %u, \"encode_ms\": %.3f, "
+                  "\"encode_1280x960_ms\": %.3f, \"multimodal_ttft_ms\": %.3f, "
+                  "\"multimodal_prompt_tokens\": %u }",
+             info->image_size, ib.encode_ms, ib.encode_resize_ms, ib.ttft_ms, ib.prompt_tokens);
+  fprintf (out, "\n}\n");
   if (out != stdout)
     fclose (out);
 
@@ -305,6 +439,15 @@ kcli_bench (int argc, char **argv)
   printf ("%-22s %10s %12s\n", "prefill", "tok/s", "TTFT s");
   for (uint32_t p = 0; p < n_prompt; p++)
     printf ("  prompt %-13u %10.0f %12.3f\n", prompt_len[p], prefill_tps[p], ttft[p]);
+  if (ib.prompt_tokens) {
+    printf ("%-22s %10s\n", "image", "ms");
+    char label[32];
+    snprintf (label, sizeof label, "%ux%u", info->image_size, info->image_size);
+    printf ("  encode %-13s %10.2f\n", label, ib.encode_ms);
+    printf ("  encode %-13s %10.2f\n", "1280x960", ib.encode_resize_ms);
+    printf ("  multimodal TTFT      %10.2f   (%u-token prompt: one image + question)\n",
+            ib.ttft_ms, ib.prompt_tokens);
+  }
   status = 0;
 
 out:

@@ -129,6 +129,14 @@ void ke_cpu_attention_run (ke_cpu_pool *pool, const ke_cpu_attention *att);
  * (channels 3, or 4 with alpha ignored), out: RGB [out_h, out_w, 3]. */
 bool ke_image_resize_bilinear (const ke_image *image, uint32_t out_w, uint32_t out_h,
                                uint8_t *out, ke_error **error);
+/* One axis of that resize (for the GPU version, ke-cuda-vision): for each output index the
+ * first input index and the count (bounds [out, 2]) and `ksize` fixed-point weights with
+ * PRECISION_BITS = 22 (kk [out, ksize]), both malloc'd.  Each pass computes
+ * clip8((1 << 21) + Σ in[first + i] · kk[i]) with clip8(v) = v ≥ 255 << 22 ? 255 :
+ * v ≤ 0 ? 0 : v >> 22, rounding to uint8 between the passes; a pass whose size does not
+ * change is a copy. */
+bool ke_image_resize_coeffs (uint32_t in_size, uint32_t out_size, int *ksize, int **bounds,
+                             int **kk);
 /* Gemma3ImageProcessor: RGB, resize to config size, rescale, normalize; returns
  * pixel_values [3, height, width] (channel-first) in a malloc'd buffer. */
 float *ke_image_preprocess (const ke_image *image, const ke_preprocess_config *config,

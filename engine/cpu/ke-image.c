@@ -43,6 +43,49 @@ ke_image_validate (const ke_image *image, ke_error **error)
   return true;
 }
 
+/* Gemma3ImageProcessor.pan_and_scan with Gemma3Processor's defaults (min crop 256, at most
+ * 4 crops, activated from an aspect ratio of 1.2); Python's float division and rounding. */
+uint32_t
+ke_image_pan_and_scan (const ke_image *image, ke_image crops[KE_PAN_AND_SCAN_MAX_CROPS])
+{
+  const uint32_t min_crop = 256, max_crops = KE_PAN_AND_SCAN_MAX_CROPS;
+  const double min_ratio = 1.2;
+  if (!ke_image_validate (image, NULL))
+    return 0;
+  uint32_t w = image->width, h = image->height, n_w = 1, n_h = 1;
+  if (w >= h) {
+    if ((double) w / h < min_ratio)
+      return 0;
+    n_w = (uint32_t) floor ((double) w / h + 0.5);
+    if (w / min_crop < n_w)
+      n_w = w / min_crop;
+    n_w = n_w < 2 ? 2 : n_w > max_crops ? max_crops : n_w;
+  } else {
+    if ((double) h / w < min_ratio)
+      return 0;
+    n_h = (uint32_t) floor ((double) h / w + 0.5);
+    if (h / min_crop < n_h)
+      n_h = h / min_crop;
+    n_h = n_h < 2 ? 2 : n_h > max_crops ? max_crops : n_h;
+  }
+  uint32_t cw = (w + n_w - 1) / n_w, ch = (h + n_h - 1) / n_h; /* math.ceil */
+  if ((cw < ch ? cw : ch) < min_crop)
+    return 0;
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < n_h; i++)
+    for (uint32_t j = 0; j < n_w; j++) { /* itertools.product(rows, columns) */
+      uint32_t y = i * ch, x = j * cw;
+      crops[n++] = (ke_image) {
+        .width = x + cw > w ? w - x : cw, /* numpy slices stop at the edge */
+        .height = y + ch > h ? h - y : ch,
+        .channels = image->channels,
+        .stride = image->stride,
+        .pixels = image->pixels + (size_t) y * image->stride + (size_t) x * image->channels,
+      };
+    }
+  return n;
+}
+
 #define PRECISION_BITS (32 - 8 - 2)
 
 /* Pillow's bilinear filter: a triangle of support 1. */
@@ -115,6 +158,21 @@ coeffs_clear (coeffs *c)
 {
   free (c->bounds);
   free (c->kk);
+}
+
+bool
+ke_image_resize_coeffs (uint32_t in_size, uint32_t out_size, int *ksize, int **bounds, int **kk)
+{
+  coeffs c = { 0 };
+  if (in_size == 0 || out_size == 0 || in_size > KE_IMAGE_MAX_SIDE || out_size > KE_IMAGE_MAX_SIDE ||
+      !make_coeffs ((int) in_size, (int) out_size, &c)) {
+    coeffs_clear (&c);
+    return false;
+  }
+  *ksize = c.ksize;
+  *bounds = c.bounds;
+  *kk = c.kk;
+  return true;
 }
 
 static inline uint8_t

@@ -69,7 +69,9 @@ typedef struct cuda_backend {
   float *h_logits;       /* pinned [vocab] */
   ke_fp8_gemm_plan *plans[N_GEMM][KE_CUDA_N_BUCKETS];
 
-  /* the CPU vision tower for images (temporary, until issue 7) */
+  /* images: the GPU vision tower (ke-cuda-vision.cu); for shapes it does not take, the
+   * CPU backend's tower with the embeddings uploaded */
+  struct ke_cuda_vision *vision;
   void *cpu_pool;
 } cuda_backend;
 

@@ -6,8 +6,9 @@
  *
  * Weights are uploaded once at open: the FP8 linears as [out, in] e4m3 + f32 scales, with
  * q/k/v and gate/up concatenated row-wise (one GEMV each); the embedding (also the tied
- * lm_head) and the norms as bf16.  Images run through the CPU backend's vision tower and
- * the embeddings are uploaded — temporary, until the CUDA vision tower (issue 7).
+ * lm_head) and the norms as bf16.  Images run through the GPU vision tower
+ * (ke-cuda-vision.cu); a vision shape it does not take falls back to the CPU backend's
+ * tower with the embeddings uploaded.
  */
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "ke-cuda-backend-private.h"
+#include "ke-cuda-vision.h"
 #include "ke-numeric.h"
 
 extern "C" {
@@ -231,6 +233,7 @@ cuda_destroy (ke_backend *backend)
   cudaFreeHost (cb->h_ids);
   cudaFreeHost (cb->h_pos);
   cudaFreeHost (cb->h_logits);
+  ke_cuda_vision_free (cb->vision); /* before its stream goes */
   if (cb->stream)
     cudaStreamDestroy (cb->stream);
   ke_cpu_pool_free ((ke_cpu_pool *) cb->cpu_pool);
@@ -339,6 +342,25 @@ cuda_encode_image (ke_backend *backend, const ke_image *image, ke_error **error)
   if (!config->has_vision) {
     ke_set_error (error, KE_ERROR_UNSUPPORTED, "This model does not take images.");
     return NULL;
+  }
+  if (cb->vision) {
+    ke_error *local = NULL;
+    ke_image_embeds *ge = (ke_image_embeds *) calloc (1, sizeof *ge);
+    if (!ge) {
+      ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory for image embeddings.");
+      return NULL;
+    }
+    ge->rows = config->mm_tokens_per_image;
+    ge->width = config->text.hidden_size;
+    ge->data = (float *) dev_alloc ((size_t) ge->rows * ge->width * sizeof (float), &local);
+    bool gok = ge->data && ke_cuda_vision_encode_image (cb->vision, image, &config->preprocess,
+                                                        ge->data, &local);
+    if (!finish (cb, gok, local, error)) {
+      cudaFree (ge->data);
+      free (ge);
+      return NULL;
+    }
+    return ge;
   }
   if (config->preprocess.do_resize && (config->preprocess.width != config->vision.image_size ||
                                        config->preprocess.height != config->vision.image_size)) {
@@ -645,6 +667,19 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
       !upload_weights (cb, config, weights, error) || !alloc_buffers (cb, error)) {
     cuda_destroy (&cb->base);
     return NULL;
+  }
+  if (config->has_vision) {
+    ke_error *local = NULL;
+    cb->vision = ke_cuda_vision_new (config, weights, cb->stream, &local);
+    if (!cb->vision && local->code != KE_ERROR_UNSUPPORTED) {
+      if (error)
+        *error = local;
+      else
+        ke_error_free (local);
+      cuda_destroy (&cb->base);
+      return NULL;
+    }
+    ke_error_free (local); /* unsupported shape: images go through the CPU tower */
   }
   size_t free_after = 0;
   if (!KE_CUDA_CHECK (cudaDeviceSynchronize (), error) ||

@@ -132,6 +132,14 @@ typedef struct ke_image {
 
 bool ke_image_validate (const ke_image *image, ke_error **error);
 
+/* Pan-and-scan (Gemma3ImageProcessor.pan_and_scan with Gemma3Processor's defaults: crops
+ * of at least 256 px, at most 4, when the aspect ratio is at least 1.2): fills crops[] with
+ * views into `image` (same pixels and stride) along its longer side and returns how many
+ * (0: the image is not elongated enough, the crops would be too small, or it is invalid). */
+#define KE_PAN_AND_SCAN_MAX_CROPS 4
+uint32_t ke_image_pan_and_scan (const ke_image *image,
+                                ke_image crops[KE_PAN_AND_SCAN_MAX_CROPS]);
+
 /* ------------------------------------------------------------------------------------ */
 /* Chat prompt builder (Gemma 3 chat template, byte-exact)                               */
 /* ------------------------------------------------------------------------------------ */
@@ -169,6 +177,11 @@ typedef struct ke_chat_options {
    * format decides where they go (first user turn).  Reserved: ignored until the
    * tool-calling work (issue 10) renders it. */
   const char *tools_json;
+  /* Pan-and-scan (default false, as transformers): each image part whose image
+   * ke_image_pan_and_scan crops becomes "Here is the original image <image> and here are
+   * some crops to help you see better <crop> <crop>…" (Gemma3Processor's text), the crops
+   * following the image in ke_prompt.images.  Image parts without an image render as one. */
+  bool pan_and_scan;
 } ke_chat_options;
 
 /* add_bos = true, add_generation_prompt = true, tools_json = NULL.  Passing NULL options
@@ -183,7 +196,8 @@ char *ke_chat_render (const ke_chat_message *messages, size_t n_messages,
                       size_t *len, ke_error **error);
 
 /* A tokenized prompt: ids, with each image occupying a run of mm_tokens_per_image
- * image-soft-token ids, and the images in order of appearance (borrowed pointers). */
+ * image-soft-token ids, and the images in order of appearance (borrowed pointers; the
+ * pan-and-scan crops are views the prompt owns, into the caller's pixels). */
 typedef struct ke_prompt {
   ke_token *ids;
   size_t n_ids;
@@ -306,6 +320,7 @@ typedef struct ke_stats {
   double time_to_first_token;
   double decode_seconds;
   uint32_t images_encoded; /* vision tower runs in this call */
+  uint32_t image_cache_hits; /* images of this call taken from the model's embedding cache */
 } ke_stats;
 
 /* Called for each sampled token; return false to stop after it. */

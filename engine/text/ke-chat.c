@@ -177,8 +177,19 @@ render (const ke_chat_message *messages, size_t n_messages, const ke_chat_option
     for (size_t p = 0; ok && p < msg->n_parts; p++) {
       const ke_chat_part *part = &msg->parts[p];
       if (part->kind == KE_PART_IMAGE) {
-        ok = append_image (out, mm_tokens_per_image);
-        ++*n_images;
+        ke_image crops[KE_PAN_AND_SCAN_MAX_CROPS];
+        uint32_t n_crops = options->pan_and_scan && part->image
+                             ? ke_image_pan_and_scan (part->image, crops) : 0;
+        if (n_crops == 0) {
+          ok = append_image (out, mm_tokens_per_image);
+        } else { /* Gemma3Processor.replace_image_token */
+          ok = APPEND (out, "Here is the original image ") &&
+               append_image (out, mm_tokens_per_image) &&
+               APPEND (out, " and here are some crops to help you see better ");
+          for (uint32_t c = 0; ok && c < n_crops; c++)
+            ok = (c == 0 || APPEND (out, " ")) && append_image (out, mm_tokens_per_image);
+        }
+        *n_images += 1 + n_crops;
       } else {
         size_t a, b;
         py_strip (part->text, part->text_len, &a, &b);
@@ -262,23 +273,34 @@ ke_chat_build (const ke_tokenizer *tokenizer, const ke_chat_message *messages,
                          "The prompt has %zu image token runs for %zu images (image markers "
                          "in the text?)", runs, n_images);
   }
-  const ke_image **images = ke_calloc_array (n_images, sizeof *images);
-  if (images == NULL) {
+  /* one allocation: the pointer array, then the crops' views it points to */
+  bool pan_and_scan = options && options->pan_and_scan;
+  void *block = ke_calloc_array (n_images + 1, sizeof (ke_image *) + sizeof (ke_image));
+  if (block == NULL) {
     free (ids);
     return ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory building the prompt");
   }
-  size_t k = 0;
+  const ke_image **images = block;
+  ke_image *views = (ke_image *) (images + n_images + 1);
+  size_t k = 0, n_views = 0;
   size_t first = messages[0].role == KE_ROLE_SYSTEM ? 1 : 0;
   for (size_t m = first; m < n_messages; m++)
     for (size_t p = 0; p < messages[m].n_parts; p++)
       if (messages[m].parts[p].kind == KE_PART_IMAGE) {
-        if (messages[m].parts[p].image == NULL) {
+        const ke_image *image = messages[m].parts[p].image;
+        if (image == NULL) {
           free (ids);
-          free (images);
+          free (block);
           return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                                "Message %zu, part %zu: the image is NULL", m, p);
         }
-        images[k++] = messages[m].parts[p].image;
+        images[k++] = image;
+        ke_image crops[KE_PAN_AND_SCAN_MAX_CROPS];
+        uint32_t n_crops = pan_and_scan ? ke_image_pan_and_scan (image, crops) : 0;
+        for (uint32_t c = 0; c < n_crops && k < n_images; c++) {
+          views[n_views] = crops[c];
+          images[k++] = &views[n_views++];
+        }
       }
   prompt->ids = ids;
   prompt->n_ids = n_ids;

@@ -5,11 +5,13 @@
 # internet), from the repository root, with .device/ carried (tests/gpu/prepare-device-kit.sh):
 #
 #   bash tests/gpu/run-compare-transformers.sh [--goldens] [--skip-act-quant] [--quick]
+#                                              [--backend cpu|cuda] [--bound X]
 #
 # Builds the engine-only kestrel-cli (-Dui=false, release), generates two checkpoints
 #   tiny:  gen-checkpoint --shape tiny --seed 1
 #   4b-l6: gen-checkpoint --shape 4b --layers 6 --vision-layers 2 --seed 1  (full width)
-# and compares the CPU backend's logits with transformers' (compare_transformers.py):
+# and compares the CPU (default) or CUDA backend's logits with transformers'
+# (compare_transformers.py):
 # text only, one image, two images, ≥ 1500 tokens, ≥ 1500 tokens + image, each in W8A8 and
 # W8A16 (--skip-act-quant: W8A16 only).  --quick does the
 # tiny checkpoint only.  --goldens also records tests/engine/cpu/golden/tiny-seed1.txt
@@ -19,11 +21,15 @@ set -uo pipefail
 goldens=0
 w8a16=()
 quick=0
+backend=cpu
+bound=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --goldens) goldens=1; shift ;;
     --skip-act-quant) w8a16=(--skip-act-quant); shift ;;
     --quick) quick=1; shift ;;
+    --backend) backend="$2"; shift 2 ;;
+    --bound) bound=(--bound "$2"); shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -79,7 +85,7 @@ fi
 python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'
 
 rc=0
-python3 tests/gpu/compare_transformers.py --cli "$cli" "${models[@]}" "${w8a16[@]}" \
+python3 tests/gpu/compare_transformers.py --cli "$cli" --backend "$backend" "${bound[@]}" "${models[@]}" "${w8a16[@]}" \
   --work "$work/cases" 2>&1 | tee "$out/compare.txt"
 rc=${PIPESTATUS[0]}
 if [ "$goldens" = 1 ]; then
