@@ -4,7 +4,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Attention is straightforward (not flash, no tensor cores): one warp per (query, q head),
+ * This attention kernel is the straightforward one (not flash, no tensor cores), kept for the
+ * shapes the tensor-core kernel (ke-cuda-flash-prefill.cu) does not take: one warp per (query, q head),
  * keys and values staged in shared memory 32 at a time, online softmax in f32, each lane
  * owning head_dim/32 dimensions of q and of the output.
  */
@@ -241,14 +242,95 @@ quant_rows_kernel (const uint16_t *x, int width, uint8_t *q, float *scale)
     scale[r] = s;
 }
 
+__device__ __forceinline__ float
+gelu_tanh (float x)
+{
+  const float k0 = 0.7978845608028654f; /* sqrt(2/π) */
+  return 0.5f * x * (1.0f + tanhf (k0 * (x + 0.044715f * x * x * x)));
+}
+
+/* a = bf16(bf16(gelu_tanh(gate)) · up) for 8 consecutive columns (gate, up: bf16 × 8). */
+__device__ __forceinline__ void
+geglu8 (uint4 gw, uint4 uw, float *a)
+{
+  const uint32_t gs[4] = { gw.x, gw.y, gw.z, gw.w }, us[4] = { uw.x, uw.y, uw.z, uw.w };
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    const float2 gf = ke_bf16x2_to_f32x2 (gs[i]), uf = ke_bf16x2_to_f32x2 (us[i]);
+    a[2 * i] = ke_round_bf16_dev (ke_round_bf16_dev (gelu_tanh (gf.x)) * uf.x);
+    a[2 * i + 1] = ke_round_bf16_dev (ke_round_bf16_dev (gelu_tanh (gf.y)) * uf.y);
+  }
+}
+
+/* One block per row of gate_up bf16 [T, 2·inter]: GeGLU, then per-row fp8 as
+ * quant_rows_kernel.  Two passes over the row (the second from cache) keep it
+ * register-light for any width. */
+__global__ void
+geglu_bf16_quant_kernel (const uint16_t *gate_up, int inter, uint8_t *q, float *scale)
+{
+  __shared__ float scratch[32];
+  const int t = blockIdx.x, n8 = inter / 8;
+  const uint4 *g = reinterpret_cast<const uint4 *> (gate_up + (size_t) t * 2 * inter);
+  const uint4 *u = g + n8;
+  float amax = 0.0f, a[8];
+  for (int c = threadIdx.x; c < n8; c += blockDim.x) {
+    geglu8 (g[c], u[c], a);
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+      amax = fmaxf (amax, fabsf (a[i]));
+  }
+  amax = ke_block_max (amax, scratch);
+  const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+  uint2 *dst = reinterpret_cast<uint2 *> (q + (size_t) t * inter);
+  for (int c = threadIdx.x; c < n8; c += blockDim.x) {
+    geglu8 (g[c], u[c], a);
+    uint32_t w[2] = { 0, 0 };
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+      w[i / 4] |= (uint32_t) ke_f32_to_fp8_dev (a[i] / s) << (8 * (i % 4));
+    dst[c] = make_uint2 (w[0], w[1]);
+  }
+  if (threadIdx.x == 0)
+    scale[t] = s;
+}
+
 } /* namespace */
 
 extern "C" bool
-ke_cuda_attn_prefill (const ke_attn_prefill_args *a, void *stream, ke_error **error)
+ke_cuda_geglu_bf16_quant (const uint16_t *gate_up, int rows, int inter, uint8_t *q,
+                          float *scale, void *stream, ke_error **error)
+{
+  if (rows <= 0 || inter <= 0 || inter % 8 || !gate_up || !ke_is_aligned16 (gate_up) || !q ||
+      ((uintptr_t) q & 7u) || !scale)
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "GeGLU (bf16 rows): bad arguments.");
+  geglu_bf16_quant_kernel<<<rows, 256, 0, (cudaStream_t) stream>>> (gate_up, inter, q, scale);
+  return KE_LAUNCH_CHECK (error);
+}
+
+static bool
+check_args (const ke_attn_prefill_args *a, ke_error **error)
 {
   if (!a || a->n_tokens <= 0 || a->n_q <= 0 || a->n_kv <= 0 || a->n_q % a->n_kv ||
       a->capacity <= 0 || a->pos0 < 0 || a->window < 0)
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "Prefill attention: bad arguments.");
+  return true;
+}
+
+extern "C" bool
+ke_cuda_attn_prefill (const ke_attn_prefill_args *a, void *stream, ke_error **error)
+{
+  if (!check_args (a, error))
+    return false;
+  if (ke_cuda_flash_prefill_supported (a->head_dim, a->n_q, a->n_kv))
+    return ke_cuda_flash_prefill (a, stream, error);
+  return ke_cuda_attn_prefill_simt (a, stream, error);
+}
+
+extern "C" bool
+ke_cuda_attn_prefill_simt (const ke_attn_prefill_args *a, void *stream, ke_error **error)
+{
+  if (!check_args (a, error))
+    return false;
   dim3 grid ((a->n_tokens + WARPS - 1) / WARPS, a->n_q);
   cudaStream_t s = (cudaStream_t) stream;
   switch (a->head_dim) {
