@@ -6,9 +6,10 @@
  * window (j > i − window), bidirectional image runs of the batch; earlier keys from the
  * session cache (a ring of `capacity` slots), the batch's own keys from k_new/v_new.
  *
- * One block = 4 warps = 64 (query, head) rows: the G = n_q / n_kv query heads of one KV head
- * times 64 / G consecutive queries, so one K/V tile in shared memory serves every query head
- * that reads it (GQA).  Warp w owns rows 16w … 16w + 15.  Per tile of 32 keys:
+ * One block = 4 warps = 64 (query, head) rows (2 warps = 32 rows for short batches, so that
+ * more SMs get work): the G = n_q / n_kv query heads of one KV head times 64 / G consecutive
+ * queries, so one K/V tile in shared memory serves every query head that reads it (GQA).
+ * Warp w owns rows 16w … 16w + 15.  Per tile of 32 keys:
  *   S = Q·Kᵀ with mma.sync m16n8k16 (bf16 in, f32 accumulate; Q and K via ldmatrix),
  *   mask, online softmax in f32 (exp2, the scale folded in), P rounded to bf16 in registers
  *   (the S accumulators are laid out as the next mma's A operand), O += P·V (V via
@@ -25,12 +26,12 @@
 
 namespace {
 
-constexpr int ROWS = 64;  /* (query, head) rows per block */
-constexpr int WARPS = 4;  /* 16 rows each */
-constexpr int BN = 32;    /* keys per tile */
+constexpr int MAX_ROWS = 64; /* (query, head) rows per block: 16 per warp, 2 or 4 warps */
+constexpr int BN = 32;       /* keys per tile */
 
-template <int HD>
+template <int HD, int NW>
 struct flash_shape {
+  static constexpr int ROWS = 16 * NW;
   static constexpr int CH = HD / 8;                         /* 16-byte chunks per row */
   static constexpr int Q_BYTES = ROWS * HD * 2;
   static constexpr int KV_BYTES = BN * HD * 2;              /* one K or V tile */
@@ -91,6 +92,15 @@ mma_bf16 (float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+/* 2^x with the MUFU instruction (ex2.approx: ~2 ulp; −inf → +0). */
+__device__ __forceinline__ float
+fast_exp2 (float x)
+{
+  float y;
+  asm ("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 __device__ __forceinline__ uint32_t
 pack_bf16 (float lo, float hi)
 {
@@ -101,7 +111,7 @@ pack_bf16 (float lo, float hi)
 /* The block's key ranges: [c_lo, c_hi] causal/window for its queries, plus its image runs. */
 struct block_ranges {
   int c_lo, c_hi, lo, hi, n_img;
-  int img_lo[ROWS], img_hi[ROWS];
+  int img_lo[MAX_ROWS], img_hi[MAX_ROWS];
 };
 
 __device__ __forceinline__ bool
@@ -124,12 +134,12 @@ next_visible (const block_ranges &br, int b)
   return b;
 }
 
-template <int HD>
-__global__ void __launch_bounds__ (WARPS * 32, 2)
+template <int HD, int NW>
+__global__ void __launch_bounds__ (NW * 32, 2)
 flash_prefill_kernel (ke_attn_prefill_args a)
 {
-  using S = flash_shape<HD>;
-  constexpr int CH = S::CH;
+  using S = flash_shape<HD, NW>;
+  constexpr int CH = S::CH, ROWS = S::ROWS, WARPS = NW;
   extern __shared__ __align__ (128) uint8_t smem[];
   __shared__ block_ranges br;
   __shared__ int key_group[2][BN];
@@ -176,19 +186,30 @@ flash_prefill_kernel (ke_attn_prefill_args a)
   }
   __syncthreads (); /* br */
 
+  /* Slots without a modulo per row: the batch's key j sits at (j − pos0 + pos0 % n) mod n,
+   * a cache key at (base mod cap + r) mod cap, one modulo per tile. */
+  const int p0n = a.pos0 % a.n_tokens;
   auto load_tile = [&] (int st, int base) {
     const uint32_t sk = s_k0 + (uint32_t) st * 2 * S::KV_BYTES, sv = sk + S::KV_BYTES;
-    for (int idx = tid; idx < BN * CH; idx += WARPS * 32) {
-      const int r = idx / CH, c = idx % CH, j = base + r;
+    const int bc = base < a.pos0 ? base % a.capacity : 0;
+#pragma unroll
+    for (int k = 0; k < BN * CH / (WARPS * 32); k++) {
+      const int idx = tid + k * WARPS * 32, r = idx / CH, c = idx % CH, j = base + r;
       const bool ok = j <= br.hi;
       size_t off;
       const uint16_t *kb, *vb;
       if (!ok || j >= a.pos0) {
-        off = ((size_t) kvh * a.n_tokens + (ok ? j % a.n_tokens : 0)) * HD + c * 8;
+        int slot = ok ? j - a.pos0 + p0n : 0;
+        if (slot >= a.n_tokens)
+          slot -= a.n_tokens;
+        off = ((size_t) kvh * a.n_tokens + slot) * HD + c * 8;
         kb = a.k_new;
         vb = a.v_new;
       } else {
-        off = ((size_t) kvh * a.capacity + j % a.capacity) * HD + c * 8;
+        int slot = bc + r;
+        while (slot >= a.capacity)
+          slot -= a.capacity;
+        off = ((size_t) kvh * a.capacity + slot) * HD + c * 8;
         kb = a.k_cache;
         vb = a.v_cache;
       }
@@ -211,6 +232,11 @@ flash_prefill_kernel (ke_attn_prefill_args a)
     gi[h] = t < a.n_tokens ? a.group[t] : -1;
   }
   const float sl2 = a.scale * 1.4426950408889634f; /* scores in log2 units */
+  /* The warp's query positions (rows past the batch included: their output is dropped):
+   * a tile is visible to all of them when every key is ≤ the first and inside the window
+   * of the last; then the mask is skipped. */
+  const int w_first = a.pos0 + t0 + (warp * 16) % BQ, w_last = w_first + min (16, BQ) - 1;
+  const bool w_contig = BQ >= 16; /* the warp's rows are 16 consecutive queries of one head */
 
   float o[HD / 8][4];
 #pragma unroll
@@ -254,33 +280,45 @@ flash_prefill_kernel (ke_attn_prefill_args a)
 
     /* Mask, online softmax.  Element e of tile n: row g + 8·(e / 2), key 8n + 2·tig + e % 2. */
     float corr[2];
+    const bool full = w_contig && base + BN - 1 <= w_first &&
+                      (a.window == 0 || base + a.window > w_last);
 #pragma unroll
     for (int h = 0; h < 2; h++) {
       float mx = -INFINITY;
+      if (full) {
 #pragma unroll
-      for (int n = 0; n < BN / 8; n++)
+        for (int n = 0; n < BN / 8; n++)
 #pragma unroll
-        for (int e = 0; e < 2; e++) {
-          const int col = 8 * n + 2 * tig + e, j = base + col;
-          const int gj = key_group[st][col];
-          const bool vis = (gi[h] >= 0 && gi[h] == gj) ||
-                           (j <= qi[h] && (a.window == 0 || j + a.window > qi[h]));
-          const float v = vis ? s[n][2 * h + e] * sl2 : -INFINITY;
-          s[n][2 * h + e] = v;
-          mx = fmaxf (mx, v);
-        }
+          for (int e = 0; e < 2; e++) {
+            s[n][2 * h + e] *= sl2;
+            mx = fmaxf (mx, s[n][2 * h + e]);
+          }
+      } else {
+#pragma unroll
+        for (int n = 0; n < BN / 8; n++)
+#pragma unroll
+          for (int e = 0; e < 2; e++) {
+            const int col = 8 * n + 2 * tig + e, j = base + col;
+            const int gj = key_group[st][col];
+            const bool vis = (gi[h] >= 0 && gi[h] == gj) ||
+                             (j <= qi[h] && (a.window == 0 || j + a.window > qi[h]));
+            const float v = vis ? s[n][2 * h + e] * sl2 : -INFINITY;
+            s[n][2 * h + e] = v;
+            mx = fmaxf (mx, v);
+          }
+      }
       mx = fmaxf (mx, __shfl_xor_sync (KE_FULL_MASK, mx, 1));
       mx = fmaxf (mx, __shfl_xor_sync (KE_FULL_MASK, mx, 2));
       const float m_new = fmaxf (m[h], mx);
       const float m_use = m_new == -INFINITY ? 0.0f : m_new; /* nothing visible yet */
-      corr[h] = exp2f (m[h] - m_use);
+      corr[h] = fast_exp2 (m[h] - m_use);
       m[h] = m_new;
       float sum = 0.0f;
 #pragma unroll
       for (int n = 0; n < BN / 8; n++)
 #pragma unroll
         for (int e = 0; e < 2; e++) {
-          const float p = exp2f (s[n][2 * h + e] - m_use);
+          const float p = fast_exp2 (s[n][2 * h + e] - m_use);
           s[n][2 * h + e] = p;
           sum += p;
         }
@@ -335,22 +373,40 @@ flash_prefill_kernel (ke_attn_prefill_args a)
   }
 }
 
-template <int HD>
+template <int HD, int NW>
 bool
-launch (const ke_attn_prefill_args *a, cudaStream_t s, ke_error **error)
+launch_nw (const ke_attn_prefill_args *a, cudaStream_t s, ke_error **error)
 {
-  using S = flash_shape<HD>;
-  /* Above 48 KiB of dynamic shared memory needs the opt-in (cheap; per device context, so
-   * set on every launch rather than cached). */
-  if (S::SMEM > 48 * 1024 &&
-      !KE_CUDA_CHECK (cudaFuncSetAttribute (flash_prefill_kernel<HD>,
+  using S = flash_shape<HD, NW>;
+  /* Static + dynamic shared memory above 48 KiB needs the opt-in (cheap; per device
+   * context, so set on every launch rather than cached). */
+  if (!KE_CUDA_CHECK (cudaFuncSetAttribute (flash_prefill_kernel<HD, NW>,
                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
                                             S::SMEM), error))
     return false;
-  const int bq = ROWS / (a->n_q / a->n_kv);
+  const int bq = S::ROWS / (a->n_q / a->n_kv);
   dim3 grid ((a->n_tokens + bq - 1) / bq, a->n_kv);
-  flash_prefill_kernel<HD><<<grid, WARPS * 32, S::SMEM, s>>> (*a);
+  flash_prefill_kernel<HD, NW><<<grid, NW * 32, S::SMEM, s>>> (*a);
   return KE_LAUNCH_CHECK (error);
+}
+
+/* 4 warps (64 rows) per block shares each K/V tile among the most queries; when that gives
+ * fewer blocks than SMs (short batches), 2 warps per block spread the work wider. */
+template <int HD>
+bool
+launch (const ke_attn_prefill_args *a, int warps, cudaStream_t s, ke_error **error)
+{
+  const int g = a->n_q / a->n_kv;
+  if (warps == 0) {
+    int dev = 0, sms = 0;
+    cudaGetDevice (&dev);
+    cudaDeviceGetAttribute (&sms, cudaDevAttrMultiProcessorCount, dev);
+    const long blocks4 = (long) (a->n_tokens + 64 / g - 1) / (64 / g) * a->n_kv;
+    warps = blocks4 < sms && 32 % g == 0 ? 2 : 4;
+  }
+  if (warps == 2)
+    return launch_nw<HD, 2> (a, s, error);
+  return launch_nw<HD, 4> (a, s, error);
 }
 
 } /* namespace */
@@ -361,20 +417,30 @@ ke_cuda_flash_prefill_supported (int head_dim, int n_q, int n_kv)
   if (n_kv <= 0 || n_q % n_kv)
     return false;
   const int g = n_q / n_kv;
-  return (head_dim == 64 || head_dim == 128 || head_dim == 256) && g <= ROWS && ROWS % g == 0;
+  return (head_dim == 64 || head_dim == 128 || head_dim == 256) && MAX_ROWS % g == 0;
+}
+
+extern "C" bool
+ke_cuda_flash_prefill_warps (const ke_attn_prefill_args *a, int warps, void *stream,
+                             ke_error **error)
+{
+  if (!a || !ke_cuda_flash_prefill_supported (a->head_dim, a->n_q, a->n_kv) ||
+      (warps != 0 && warps != 2 && warps != 4) || (warps == 2 && 32 % (a->n_q / a->n_kv)))
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
+                         "Flash prefill attention: head_dim %d with %d/%d heads is not supported.",
+                         a ? a->head_dim : 0, a ? a->n_q : 0, a ? a->n_kv : 0);
+  if (a->n_tokens <= 0 || a->capacity <= 0 || a->pos0 < 0 || a->window < 0)
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "Prefill attention: bad arguments.");
+  cudaStream_t s = (cudaStream_t) stream;
+  switch (a->head_dim) {
+  case 64: return launch<64> (a, warps, s, error);
+  case 128: return launch<128> (a, warps, s, error);
+  default: return launch<256> (a, warps, s, error);
+  }
 }
 
 extern "C" bool
 ke_cuda_flash_prefill (const ke_attn_prefill_args *a, void *stream, ke_error **error)
 {
-  if (!ke_cuda_flash_prefill_supported (a->head_dim, a->n_q, a->n_kv))
-    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
-                         "Flash prefill attention: head_dim %d with %d/%d heads is not supported.",
-                         a->head_dim, a->n_q, a->n_kv);
-  cudaStream_t s = (cudaStream_t) stream;
-  switch (a->head_dim) {
-  case 64: return launch<64> (a, s, error);
-  case 128: return launch<128> (a, s, error);
-  default: return launch<256> (a, s, error);
-  }
+  return ke_cuda_flash_prefill_warps (a, 0, stream, error);
 }
