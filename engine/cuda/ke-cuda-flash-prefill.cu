@@ -6,9 +6,9 @@
  * window (j > i − window), bidirectional image runs of the batch; earlier keys from the
  * session cache (a ring of `capacity` slots), the batch's own keys from k_new/v_new.
  *
- * One block = 4 warps = 64 (query, head) rows (2 warps = 32 rows for short batches, so that
- * more SMs get work): the G = n_q / n_kv query heads of one KV head times 64 / G consecutive
- * queries, so one K/V tile in shared memory serves every query head that reads it (GQA).
+ * One block = 4 warps = 64 (query, head) rows: the G = n_q / n_kv query heads of one KV head
+ * times 64 / G consecutive queries (2-warp blocks, tried for short batches, measured slower
+ * even at 512 tokens: 53 vs 45 µs), so one K/V tile in shared memory serves every query head that reads it (GQA).
  * Warp w owns rows 16w … 16w + 15.  Per tile of 32 keys:
  *   S = Q·Kᵀ with mma.sync m16n8k16 (bf16 in, f32 accumulate; Q and K via ldmatrix),
  *   mask, online softmax in f32 (exp2, the scale folded in), P rounded to bf16 in registers
@@ -26,7 +26,7 @@
 
 namespace {
 
-constexpr int MAX_ROWS = 64; /* (query, head) rows per block: 16 per warp, 2 or 4 warps */
+constexpr int MAX_ROWS = 64; /* (query, head) rows per block: 16 per warp */
 constexpr int BN = 32;       /* keys per tile */
 
 template <int HD, int NW>
@@ -390,25 +390,6 @@ launch_nw (const ke_attn_prefill_args *a, cudaStream_t s, ke_error **error)
   return KE_LAUNCH_CHECK (error);
 }
 
-/* 4 warps (64 rows) per block shares each K/V tile among the most queries; when that gives
- * fewer blocks than SMs (short batches), 2 warps per block spread the work wider. */
-template <int HD>
-bool
-launch (const ke_attn_prefill_args *a, int warps, cudaStream_t s, ke_error **error)
-{
-  const int g = a->n_q / a->n_kv;
-  if (warps == 0) {
-    int dev = 0, sms = 0;
-    cudaGetDevice (&dev);
-    cudaDeviceGetAttribute (&sms, cudaDevAttrMultiProcessorCount, dev);
-    const long blocks4 = (long) (a->n_tokens + 64 / g - 1) / (64 / g) * a->n_kv;
-    warps = blocks4 < sms && 32 % g == 0 ? 2 : 4;
-  }
-  if (warps == 2)
-    return launch_nw<HD, 2> (a, s, error);
-  return launch_nw<HD, 4> (a, s, error);
-}
-
 } /* namespace */
 
 extern "C" bool
@@ -421,11 +402,9 @@ ke_cuda_flash_prefill_supported (int head_dim, int n_q, int n_kv)
 }
 
 extern "C" bool
-ke_cuda_flash_prefill_warps (const ke_attn_prefill_args *a, int warps, void *stream,
-                             ke_error **error)
+ke_cuda_flash_prefill (const ke_attn_prefill_args *a, void *stream, ke_error **error)
 {
-  if (!a || !ke_cuda_flash_prefill_supported (a->head_dim, a->n_q, a->n_kv) ||
-      (warps != 0 && warps != 2 && warps != 4) || (warps == 2 && 32 % (a->n_q / a->n_kv)))
+  if (!a || !ke_cuda_flash_prefill_supported (a->head_dim, a->n_q, a->n_kv))
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                          "Flash prefill attention: head_dim %d with %d/%d heads is not supported.",
                          a ? a->head_dim : 0, a ? a->n_q : 0, a ? a->n_kv : 0);
@@ -433,14 +412,8 @@ ke_cuda_flash_prefill_warps (const ke_attn_prefill_args *a, int warps, void *str
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "Prefill attention: bad arguments.");
   cudaStream_t s = (cudaStream_t) stream;
   switch (a->head_dim) {
-  case 64: return launch<64> (a, warps, s, error);
-  case 128: return launch<128> (a, warps, s, error);
-  default: return launch<256> (a, warps, s, error);
+  case 64: return launch_nw<64, 4> (a, s, error);
+  case 128: return launch_nw<128, 4> (a, s, error);
+  default: return launch_nw<256, 4> (a, s, error);
   }
-}
-
-extern "C" bool
-ke_cuda_flash_prefill (const ke_attn_prefill_args *a, void *stream, ke_error **error)
-{
-  return ke_cuda_flash_prefill_warps (a, 0, stream, error);
 }

@@ -43,9 +43,6 @@ bool ke_cuda_attn_prefill (const ke_attn_prefill_args *args, void *stream, ke_er
  * supported shape). */
 bool ke_cuda_flash_prefill_supported (int head_dim, int n_q, int n_kv);
 bool ke_cuda_flash_prefill (const ke_attn_prefill_args *args, void *stream, ke_error **error);
-/* The same with the block size forced: warps 2 or 4 (0 = chosen from the grid size). */
-bool ke_cuda_flash_prefill_warps (const ke_attn_prefill_args *args, int warps, void *stream,
-                                  ke_error **error);
 bool ke_cuda_attn_prefill_simt (const ke_attn_prefill_args *args, void *stream,
                                 ke_error **error);
 

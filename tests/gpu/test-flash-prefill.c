@@ -19,19 +19,15 @@ typedef struct {
   int n_img, img_start[4], img_len[4];
 } attn_case;
 
-enum { IMPL_FLASH2, IMPL_FLASH4, IMPL_SIMT };
+enum { IMPL_FLASH, IMPL_SIMT };
 
-static const char *const impl_name[] = { "flash2", "flash4", "simt" };
+static const char *const impl_name[] = { "flash", "simt" };
 
-/* The implementation under test: the flash kernel with 2 or 4 warps per block, or SIMT. */
 static bool
 run_impl (int impl, const ke_attn_prefill_args *a, ke_error **error)
 {
-  switch (impl) {
-  case IMPL_FLASH2: return ke_cuda_flash_prefill_warps (a, 2, NULL, error);
-  case IMPL_FLASH4: return ke_cuda_flash_prefill_warps (a, 4, NULL, error);
-  default: return ke_cuda_attn_prefill_simt (a, NULL, error);
-  }
+  return impl == IMPL_FLASH ? ke_cuda_flash_prefill (a, NULL, error)
+                            : ke_cuda_attn_prefill_simt (a, NULL, error);
 }
 
 static bool
@@ -133,7 +129,7 @@ check_case (const char *name, const attn_case *c, int impl)
   nmse_acc e = { 0 };
   for (size_t x = 0; x < nqv; x++)
     nmse_add (&e, ke_bf16_to_f32 (o[x]), o_ref[x]);
-  ke_tap_diag ("%-6s %-28s hd %3d heads %d/%d n %4d pos0 %4d cap %4d window %4d images %d: "
+  ke_tap_diag ("%-5s %-28s hd %3d heads %d/%d n %4d pos0 %4d cap %4d window %4d images %d: "
                "rel %.2e unwritten %zu", impl_name[impl], name, hd, c->nq, c->nkv, c->n,
                c->pos0, c->cap, c->window, c->n_img, nmse_rel (&e), e.nan);
   KE_CHECK (e.nan == 0, "%s: unwritten outputs", name);
@@ -164,10 +160,8 @@ KE_TEST (flash_prefill_cases)
 {
   if (!gpu_test_have_device (NULL))
     KE_SKIP ("no CUDA device");
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    check_case (cases[i].name, &cases[i].c, IMPL_FLASH4);
-    check_case (cases[i].name, &cases[i].c, IMPL_FLASH2);
-  }
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    check_case (cases[i].name, &cases[i].c, IMPL_FLASH);
 }
 
 KE_TEST (simt_prefill_cases)
@@ -308,9 +302,9 @@ bench_shape (int n, int pos0, int window)
                              .n_tokens = n, .pos0 = pos0, .n_q = nq, .n_kv = nkv, .head_dim = hd,
                              .capacity = cap, .window = window, .scale = 1.0f / 16.0f,
                              .o = dout };
-  double ms[4];
+  double ms[2];
   ke_error *error = NULL;
-  for (int impl = 0; impl < 4; impl++) { /* flash 2 warps, 4 warps, SIMT, flash auto */
+  for (int impl = 0; impl < 2; impl++) {
     const int reps = impl == IMPL_SIMT ? 3 : 20;
     bool ok = true;
     double t0 = 0;
@@ -319,16 +313,14 @@ bench_shape (int n, int pos0, int window)
         ok = ke_cuda_synchronize (&error);
         t0 = now_s ();
       }
-      ok = ok && (impl == 3 ? ke_cuda_flash_prefill (&a, NULL, &error)
-                            : run_impl (impl, &a, &error));
+      ok = ok && run_impl (impl, &a, &error);
     }
     KE_REQUIRE (ok && ke_cuda_synchronize (&error), "bench: %s", error->message);
     ms[impl] = (now_s () - t0) * 1e3 / reps;
   }
-  ke_tap_diag ("bench hd 256, 8/4 heads, %4d queries at pos0 %5d, window %4d: flash (auto) "
-               "%.3f ms = %.0f TFLOP/s [2 warps %.3f, 4 warps %.3f]; simt %.3f ms (%.1f TFLOP/s)",
-               n, pos0, window, ms[3], flop / ms[3] * 1e-9, ms[0], ms[1], ms[2],
-               flop / ms[2] * 1e-9);
+  ke_tap_diag ("bench hd 256, 8/4 heads, %4d queries at pos0 %5d, window %4d: flash %.3f ms "
+               "(%.0f TFLOP/s), simt %.3f ms (%.1f TFLOP/s), %.1f×", n, pos0, window, ms[0],
+               flop / ms[0] * 1e-9, ms[1], flop / ms[1] * 1e-9, ms[1] / ms[0]);
   ke_cuda_free (dq); ke_cuda_free (dkc); ke_cuda_free (dvc); ke_cuda_free (dkn);
   ke_cuda_free (dvn); ke_cuda_free (dout); ke_cuda_free (dg); ke_cuda_free (dz);
   free (h); free (group);
