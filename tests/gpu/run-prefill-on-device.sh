@@ -3,8 +3,9 @@
 #
 # Prefill measurements ON THE GPU MACHINE (see run-on-device.sh for the kit): builds the
 # engine (release, -Dgpu_archs=90a) in its own build dir, runs the gpu suite (kernel tests
-# with their timings: test-flash-prefill, test-fp8-gemm's speed table) and
-# `kestrel-cli bench --random` (TTFT at 512 / 4096 / 16K).  Logs under --out.
+# with their timings: test-flash-prefill, test-fp8-gemm's speed table), bench-prefill-layer
+# (per-kernel time of one layer) and `kestrel-cli bench --random` (TTFT at 512 / 4096 / 16K).
+# Logs under --out.
 #
 #   bash tests/gpu/run-prefill-on-device.sh --out DIR [--build DIR] [--no-bench]
 set -uo pipefail
@@ -54,6 +55,8 @@ test_rc=$?
 cp "$build/meson-logs/testlog.txt" "$out/testlog.txt" 2>/dev/null
 grep -E "^# |^not ok" "$build/meson-logs/testlog.txt" | grep -vE "^# (Subtest|Start)|device:" | head -120
 if [ "$bench" = 1 ]; then
+  "$build/tests/gpu/bench-prefill-layer" >"$out/bench-prefill-layer.txt" 2>&1 || true
+  cat "$out/bench-prefill-layer.txt"
   "$build/app/cli/kestrel-cli" bench --random --json "$out/backend-bench.json" \
     >"$out/backend-bench.txt" 2>&1 || true
   tail -14 "$out/backend-bench.txt"
