@@ -213,24 +213,26 @@ forward_batch (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, int n_image
     const bool last = l + 1 == cb->n_layers;
     const uint16_t *next = last ? cb->final_norm : cb->layers[l + 1].norm_in;
 
-    /* q, k, v */
+    /* q, k, v → QK-norm + RoPE (the batch's K/V into k_new/v_new, slot p % T) */
+    ke_rope_args ra = { cb->qkv, T, cb->nq, cb->nkv, cb->hd, cb->d_pos, L->q_norm, L->k_norm,
+                        cb->eps, L->theta, L->rope_scaling, cb->q, cb->k_new, cb->v_new, T };
     if (w8a8) {
-      if (!gemm (cb, GEMM_QKV, &L->qkv, T, cb->qkv, error))
+      if (!gemm_bf16 (cb, GEMM_QKV, &L->qkv, T, error) ||
+          !ke_cuda_qk_norm_rope_rows (&ra, cb->gemm_out, cb->stream, error))
         return false;
     } else {
       for (int t = 0; t < T; t++)
         if (!gemv (cb, &L->qkv, cb->xb + (size_t) t * H, KE_GEMV_BF16,
                    cb->qkv + (size_t) t * cb->qkv_n, KE_GEMV_F32, KE_GEMV_EPI_NONE, error))
           return false;
+      if (!ke_cuda_qk_norm_rope (&ra, cb->stream, error))
+        return false;
     }
-    ke_rope_args ra = { cb->qkv, T, cb->nq, cb->nkv, cb->hd, cb->d_pos, L->q_norm, L->k_norm,
-                        cb->eps, L->theta, L->rope_scaling, cb->q, cb->k_new, cb->v_new, T };
     ke_attn_prefill_args aa = { cb->q, kv->k[l], kv->v[l], cb->k_new, cb->v_new, cb->d_group,
                                 cb->d_group_start, cb->d_group_len, T, pos0, cb->nq, cb->nkv,
                                 cb->hd, kv->cap[l], L->sliding ? cb->window : 0,
                                 cb->attn_scale, cb->att };
-    if (!ke_cuda_qk_norm_rope (&ra, cb->stream, error) ||
-        !ke_cuda_attn_prefill (&aa, cb->stream, error) ||
+    if (!ke_cuda_attn_prefill (&aa, cb->stream, error) ||
         !ke_cuda_kv_scatter (cb->k_new, cb->v_new, kv->k[l], kv->v[l], T, pos0, kv->cap[l],
                              cb->nkv, cb->hd, cb->stream, error))
       return false;

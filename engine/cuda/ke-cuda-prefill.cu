@@ -275,11 +275,16 @@ quant_rows_kernel (const uint16_t *x, int width, uint8_t *q, float *scale)
     scale[r] = s;
 }
 
+/* GELU, tanh approximation, as x · sigmoid(2u) = 0.5 · x · (1 + tanh u) with
+ * u = sqrt(2/π)(x + 0.044715 x³): the same function without the cancellation of 1 + tanh u
+ * for negative x, with the MUFU exponential (relative error ~1e-6, far below the bf16
+ * rounding that follows; the decode path's tanhf agrees to that). */
 __device__ __forceinline__ float
 gelu_tanh (float x)
 {
   const float k0 = 0.7978845608028654f; /* sqrt(2/π) */
-  return 0.5f * x * (1.0f + tanhf (k0 * (x + 0.044715f * x * x * x)));
+  const float u = k0 * (x + 0.044715f * x * x * x);
+  return __fdividef (x, 1.0f + __expf (-2.0f * u));
 }
 
 /* a = bf16(bf16(gelu_tanh(gate)) · up) for 8 consecutive columns (gate, up: bf16 × 8). */
@@ -319,6 +324,8 @@ geglu_bf16_quant_kernel (const uint16_t *gate_up, int inter, uint8_t *q, float *
   }
   amax = ke_block_max (amax, scratch);
   const float s = amax > 0.0f ? amax / 448.0f : 1.0f;
+  const float inv = 1.0f / s; /* ×inv vs ÷s: differs at most in the last f32 bit, before
+                               * rounding to e4m3's 3 mantissa bits */
   uint2 *dst = reinterpret_cast<uint2 *> (q + (size_t) t * inter);
 #pragma unroll
   for (int k = 0; k < CPT; k++) {
@@ -327,7 +334,7 @@ geglu_bf16_quant_kernel (const uint16_t *gate_up, int inter, uint8_t *q, float *
       uint32_t w[2] = { 0, 0 };
 #pragma unroll
       for (int i = 0; i < 8; i++)
-        w[i / 4] |= (uint32_t) ke_f32_to_fp8_dev (a[k][i] / s) << (8 * (i % 4));
+        w[i / 4] |= (uint32_t) ke_f32_to_fp8_dev (a[k][i] * inv) << (8 * (i % 4));
       dst[c] = make_uint2 (w[0], w[1]);
     }
   }
@@ -335,7 +342,81 @@ geglu_bf16_quant_kernel (const uint16_t *gate_up, int inter, uint8_t *q, float *
     scale[t] = s;
 }
 
+/* QK-norm + RoPE + the batch's K/V from the bf16 projection rows (the qkv GEMM's output):
+ * one block per token, one warp per head (q heads, then k, then v), the token's cos/sin
+ * table computed once in shared memory for all its heads.  Same arithmetic as
+ * ke_cuda_qk_norm_rope (ke-cuda-rope.cu), which reads f32 rows. */
+__global__ void
+qk_norm_rope_rows_kernel (ke_rope_args a, const uint16_t *qkv)
+{
+  extern __shared__ float cs[]; /* cos [half], sin [half] */
+  const int t = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int n_warps = blockDim.x >> 5, d = a.head_dim, half = d / 2;
+  const int n_heads = a.n_q + 2 * a.n_kv;
+  const int pos = a.pos[t];
+  if (pos < 0) /* the whole block agrees */
+    return;
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    /* transformers: inv_freq = 1 / theta^(2i/d) in f32, divided by the linear factor. */
+    const float inv_freq = (1.0f / powf (a.theta, (float) (2 * i) / (float) d)) / a.scaling;
+    float sn, cn;
+    sincosf ((float) pos * inv_freq, &sn, &cn);
+    cs[i] = cn;
+    cs[half + i] = sn;
+  }
+  __syncthreads ();
+  const int slot = pos % a.capacity;
+  const uint16_t *row = qkv + (size_t) t * n_heads * d;
+  for (int head = warp; head < n_heads; head += n_warps) {
+    const uint16_t *src = row + (size_t) head * d;
+    if (head >= a.n_q + a.n_kv) { /* value head: copy */
+      const int kvh = head - a.n_q - a.n_kv;
+      uint4 *dst = reinterpret_cast<uint4 *> (a.v_cache + ((size_t) kvh * a.capacity + slot) * d);
+      for (int c = lane; c < d / 8; c += 32)
+        dst[c] = reinterpret_cast<const uint4 *> (src)[c];
+      continue;
+    }
+    const bool is_q = head < a.n_q;
+    const uint16_t *w = is_q ? a.q_norm : a.k_norm;
+    float ss = 0.0f;
+    for (int i = lane; i < half; i += 32) {
+      const float x0 = ke_bf16_bits_to_f32 (src[i]), x1 = ke_bf16_bits_to_f32 (src[i + half]);
+      ss += x0 * x0 + x1 * x1;
+    }
+    ss = ke_warp_sum (ss);
+    const float inv = rsqrtf (ss / (float) d + a.eps);
+    uint16_t *dst = is_q ? a.q_out + ((size_t) t * a.n_q + head) * d
+                         : a.k_cache + ((size_t) (head - a.n_q) * a.capacity + slot) * d;
+    for (int i = lane; i < half; i += 32) {
+      const float x0 = ke_round_bf16_dev (ke_bf16_bits_to_f32 (src[i]) * inv *
+                                          (1.0f + ke_bf16_bits_to_f32 (w[i])));
+      const float x1 = ke_round_bf16_dev (ke_bf16_bits_to_f32 (src[i + half]) * inv *
+                                          (1.0f + ke_bf16_bits_to_f32 (w[i + half])));
+      const float c = cs[i], sn = cs[half + i];
+      dst[i] = ke_f32_to_bf16_bits (x0 * c - x1 * sn);
+      dst[i + half] = ke_f32_to_bf16_bits (x1 * c + x0 * sn);
+    }
+  }
+}
+
 } /* namespace */
+
+extern "C" bool
+ke_cuda_qk_norm_rope_rows (const ke_rope_args *a, const uint16_t *qkv_bf16, void *stream,
+                           ke_error **error)
+{
+  if (a == NULL || a->n_tokens <= 0 || a->n_q <= 0 || a->n_kv <= 0 || a->n_q % a->n_kv != 0 ||
+      a->head_dim <= 0 || a->head_dim % 32 != 0 || a->head_dim > 1024 || a->capacity <= 0 ||
+      !qkv_bf16 || !ke_is_aligned16 (qkv_bf16) || !a->pos || !a->q_norm || !a->k_norm ||
+      !a->q_out || !a->k_cache || !ke_is_aligned16 (a->v_cache) || !(a->theta > 1.0f) ||
+      !(a->scaling > 0.0f))
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "QK-norm/RoPE (bf16 rows): bad arguments.");
+  const int n_heads = a->n_q + 2 * a->n_kv;
+  const int threads = 32 * (n_heads < 32 ? n_heads : 32);
+  qk_norm_rope_rows_kernel<<<a->n_tokens, threads, a->head_dim * sizeof (float),
+                             (cudaStream_t) stream>>> (*a, qkv_bf16);
+  return KE_LAUNCH_CHECK (error);
+}
 
 extern "C" bool
 ke_cuda_geglu_bf16_quant (const uint16_t *gate_up, int rows, int inter, uint8_t *q,

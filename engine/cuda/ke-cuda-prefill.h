@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ke-engine.h"
+#include "ke-cuda-kernels.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -61,9 +62,16 @@ bool ke_cuda_bf16_to_f32 (const uint16_t *in, float *out, size_t n, void *stream
 bool ke_cuda_quant_rows (const uint16_t *x, int rows, int width, uint8_t *q, float *scale,
                          void *stream, ke_error **error);
 
+/* ke_cuda_qk_norm_rope (ke-cuda-kernels.h) reading the projections as bf16 rows
+ * qkv_bf16 [n_tokens, (n_q + 2·n_kv) · head_dim] (the qkv GEMM's output; args->qkv is not
+ * used): one block per token, the cos/sin of its position computed once for all heads. */
+bool ke_cuda_qk_norm_rope_rows (const ke_rope_args *args, const uint16_t *qkv_bf16,
+                                void *stream, ke_error **error);
+
 /* GeGLU of bf16 rows gate_up [rows, 2·inter] (gate first, as the fused gate+up GEMM writes
- * it), a = bf16(bf16(gelu_tanh(gate)) · up) (= ke_cuda_geglu's rounding), quantized per row
- * as ke_cuda_quant_rows: q fp8 [rows, inter], scale [rows].  inter a multiple of 8. */
+ * it), a = bf16(bf16(gelu_tanh(gate)) · up) (ke_cuda_geglu's roundings; gelu_tanh as
+ * x·sigmoid(2u) with the fast exponential, ~1e-6 relative), quantized per row as
+ * ke_cuda_quant_rows: q fp8 [rows, inter], scale [rows].  inter a multiple of 8. */
 bool ke_cuda_geglu_bf16_quant (const uint16_t *gate_up, int rows, int inter, uint8_t *q,
                                float *scale, void *stream, ke_error **error);
 

@@ -64,16 +64,16 @@ random_bf16 (size_t n, float mag)
 typedef struct {
   int T, pos0;
   ke_fp8_gemm_plan *plan[4];
-  void *w[4], *ws[4], *x8, *xs, *gemm_out, *qkv, *h, *y, *q, *att, *kn, *vn, *kc, *vc;
+  void *w[4], *ws[4], *x8, *xs, *gemm_out, *h, *y, *q, *att, *kn, *vn, *kc, *vc;
   void *pos, *qn, *kn_w, *wn, *group, *zero;
 } layer;
 
-typedef enum { S_QKV, S_QKV_F32, S_ROPE, S_ATT_SLIDING, S_ATT_GLOBAL, S_SCATTER, S_QUANT,
+typedef enum { S_QKV, S_ROPE, S_ATT_SLIDING, S_ATT_GLOBAL, S_SCATTER, S_QUANT,
                S_O, S_O_F32, S_NORM1, S_GATE_UP, S_GEGLU, S_DOWN, S_DOWN_F32, S_NORM2,
                N_STEPS } step;
 
 static const char *const step_name[N_STEPS] = {
-  "qkv GEMM (fp8 → bf16)", "qkv bf16 → f32", "QK-norm + RoPE", "attention, sliding (flash)",
+  "qkv GEMM (fp8 → bf16)", "QK-norm + RoPE (bf16 rows)", "attention, sliding (flash)",
   "attention, global (flash)", "KV scatter", "attention out → fp8 rows", "o GEMM",
   "o bf16 → f32", "residual + norms (attn)", "gate+up GEMM", "GeGLU → fp8 rows", "down GEMM",
   "down bf16 → f32", "residual + norms (MLP)",
@@ -89,13 +89,12 @@ run_step (layer *L, step s, ke_error **e)
   case S_O: return ke_fp8_gemm_run (L->plan[1], L->x8, L->xs, L->w[1], L->ws[1], L->gemm_out, NULL, e);
   case S_GATE_UP: return ke_fp8_gemm_run (L->plan[2], L->x8, L->xs, L->w[2], L->ws[2], L->gemm_out, NULL, e);
   case S_DOWN: return ke_fp8_gemm_run (L->plan[3], L->x8, L->xs, L->w[3], L->ws[3], L->gemm_out, NULL, e);
-  case S_QKV_F32: return ke_cuda_bf16_to_f32 (L->gemm_out, L->qkv, (size_t) T * QKV, NULL, e);
   case S_O_F32:
   case S_DOWN_F32: return ke_cuda_bf16_to_f32 (L->gemm_out, L->y, (size_t) T * H, NULL, e);
   case S_ROPE: {
-    ke_rope_args ra = { L->qkv, T, NQ, NKV, HD, L->pos, L->qn, L->kn_w, 1e-6f, 10000.0f, 1.0f,
+    ke_rope_args ra = { NULL, T, NQ, NKV, HD, L->pos, L->qn, L->kn_w, 1e-6f, 10000.0f, 1.0f,
                         L->q, L->kn, L->vn, T };
-    return ke_cuda_qk_norm_rope (&ra, NULL, e);
+    return ke_cuda_qk_norm_rope_rows (&ra, L->gemm_out, NULL, e);
   }
   case S_ATT_SLIDING:
   case S_ATT_GLOBAL: {
@@ -139,7 +138,6 @@ bench (int T, int pos0)
   L.x8 = random_fp8 ((size_t) T * I);
   L.xs = random_f32 ((size_t) T, 1e-2f, 3e-2f);
   L.gemm_out = random_bf16 ((size_t) T * 2 * I, 1.0f);
-  L.qkv = random_f32 ((size_t) T * QKV, -1, 1);
   L.h = random_f32 ((size_t) T * H, -1, 1);
   L.y = random_f32 ((size_t) T * H, -1, 1);
   L.q = random_bf16 ((size_t) T * QD, 1.0f);
@@ -192,7 +190,7 @@ bench (int T, int pos0)
     ke_cuda_free (L.w[g]);
     ke_cuda_free (L.ws[g]);
   }
-  void *bufs[] = { ws, L.x8, L.xs, L.gemm_out, L.qkv, L.h, L.y, L.q, L.att, L.kn, L.vn, L.kc,
+  void *bufs[] = { ws, L.x8, L.xs, L.gemm_out, L.h, L.y, L.q, L.att, L.kn, L.vn, L.kc,
                    L.vc, L.pos, L.group, L.zero, L.qn, L.kn_w, L.wn };
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     ke_cuda_free (bufs[i]);

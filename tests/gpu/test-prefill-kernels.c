@@ -1,7 +1,8 @@
 /* test-prefill-kernels.c — the batch helpers of ke-cuda-prefill.cu against CPU references on
  * fresh random inputs with poisoned outputs: GeGLU of bf16 rows + per-row fp8
  * (ke_cuda_geglu_bf16_quant), per-row fp8 of bf16 rows (ke_cuda_quant_rows), the KV scatter
- * into a ring (ke_cuda_kv_scatter), bf16 → f32 (ke_cuda_bf16_to_f32).
+ * into a ring (ke_cuda_kv_scatter), bf16 → f32 (ke_cuda_bf16_to_f32), QK-norm + RoPE from bf16
+ * rows (ke_cuda_qk_norm_rope_rows).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -176,6 +177,84 @@ KE_TEST (bf16_to_f32)
   free (x); free (y);
 }
 
+/* QK-norm + RoPE from bf16 projection rows: CPU reference in double after the same bf16
+ * roundings (normed q/k), angle = pos · inv_freq in f32 as transformers. */
+static void
+check_rope_rows (int T, int pos0, int nq, int nkv, int hd, float theta, float scaling)
+{
+  const int nh = nq + 2 * nkv, half = hd / 2;
+  const float eps = 1e-6f;
+  size_t nrow = (size_t) T * nh * hd, nqo = (size_t) T * nq * hd, nkvo = (size_t) nkv * T * hd;
+  uint16_t *qkv = malloc (nrow * 2), *qn = malloc (hd * 2), *kn = malloc (hd * 2);
+  uint16_t *qo = malloc (nqo * 2), *ko = malloc (nkvo * 2), *vo = malloc (nkvo * 2);
+  int32_t *pos = malloc (4 * (size_t) T);
+  fill_bf16 (qkv, nrow, 3.0f);
+  fill_bf16 (qn, hd, 0.5f);
+  fill_bf16 (kn, hd, 0.5f);
+  for (int t = 0; t < T; t++)
+    pos[t] = pos0 + t;
+  void *dqkv = gpu_upload (qkv, nrow * 2), *dqn = gpu_upload (qn, hd * 2), *dkn = gpu_upload (kn, hd * 2);
+  void *dpos = gpu_upload (pos, 4 * (size_t) T), *dqo = gpu_poisoned (nqo * 2);
+  void *dko = gpu_poisoned (nkvo * 2), *dvo = gpu_poisoned (nkvo * 2);
+  KE_REQUIRE (dqkv && dqn && dkn && dpos && dqo && dko && dvo, "device buffers");
+  ke_rope_args a = { NULL, T, nq, nkv, hd, dpos, dqn, dkn, eps, theta, scaling, dqo, dko, dvo, T };
+  ke_error *error = NULL;
+  KE_REQUIRE (ke_cuda_qk_norm_rope_rows (&a, dqkv, NULL, &error), "rope: %s", error->message);
+  KE_REQUIRE (gpu_download (qo, dqo, nqo * 2) && gpu_download (ko, dko, nkvo * 2) &&
+              gpu_download (vo, dvo, nkvo * 2), "download");
+  nmse_acc eq = { 0 }, ek = { 0 };
+  size_t v_wrong = 0;
+  for (int t = 0; t < T; t++) {
+    const int slot = pos[t] % T;
+    for (int h = 0; h < nh; h++) {
+      const uint16_t *src = qkv + ((size_t) t * nh + h) * hd;
+      if (h >= nq + nkv) {
+        const uint16_t *got = vo + ((size_t) (h - nq - nkv) * T + slot) * hd;
+        for (int i = 0; i < hd; i++)
+          v_wrong += got[i] != src[i];
+        continue;
+      }
+      const bool is_q = h < nq;
+      const uint16_t *w = is_q ? qn : kn;
+      double ss = 0;
+      for (int i = 0; i < hd; i++)
+        ss += (double) ke_bf16_to_f32 (src[i]) * ke_bf16_to_f32 (src[i]);
+      const double inv = 1.0 / sqrt (ss / hd + eps);
+      const uint16_t *got = is_q ? qo + ((size_t) t * nq + h) * hd
+                                 : ko + ((size_t) (h - nq) * T + slot) * hd;
+      for (int i = 0; i < half; i++) {
+        const double x0 = ke_round_bf16 ((float) (ke_bf16_to_f32 (src[i]) * inv *
+                                                  (1.0 + ke_bf16_to_f32 (w[i]))));
+        const double x1 = ke_round_bf16 ((float) (ke_bf16_to_f32 (src[i + half]) * inv *
+                                                  (1.0 + ke_bf16_to_f32 (w[i + half]))));
+        const float inv_freq = (1.0f / powf (theta, (float) (2 * i) / (float) hd)) / scaling;
+        const double ang = (double) ((float) pos[t] * inv_freq);
+        nmse_acc *e = is_q ? &eq : &ek;
+        nmse_add (e, ke_bf16_to_f32 (got[i]), x0 * cos (ang) - x1 * sin (ang));
+        nmse_add (e, ke_bf16_to_f32 (got[i + half]), x1 * cos (ang) + x0 * sin (ang));
+      }
+    }
+  }
+  ke_tap_diag ("rope rows T %4d pos0 %5d heads %d/%d hd %3d theta %g/%g: q rel %.2e, k rel "
+               "%.2e, v wrong %zu, unwritten %zu", T, pos0, nq, nkv, hd, theta, scaling,
+               nmse_rel (&eq), nmse_rel (&ek), v_wrong, eq.nan + ek.nan);
+  KE_CHECK (eq.nan + ek.nan == 0 && v_wrong == 0, "unwritten or wrong outputs");
+  KE_CHECK (nmse_rel (&eq) < 4e-3 && nmse_rel (&ek) < 4e-3, "relative error q %.2e k %.2e",
+            nmse_rel (&eq), nmse_rel (&ek));
+  ke_cuda_free (dqkv); ke_cuda_free (dqn); ke_cuda_free (dkn); ke_cuda_free (dpos);
+  ke_cuda_free (dqo); ke_cuda_free (dko); ke_cuda_free (dvo);
+  free (qkv); free (qn); free (kn); free (qo); free (ko); free (vo); free (pos);
+}
+
+KE_TEST (qk_norm_rope_rows)
+{
+  if (!gpu_test_have_device (NULL))
+    KE_SKIP ("no CUDA device");
+  check_rope_rows (300, 0, 8, 4, 256, 10000.0f, 1.0f);
+  check_rope_rows (77, 15000, 8, 4, 256, 1000000.0f, 8.0f); /* global layer, far position */
+  check_rope_rows (20, 3, 4, 1, 32, 10000.0f, 1.0f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -184,6 +263,7 @@ main (int argc, char **argv)
     KE_TAP_ENTRY (geglu_and_quant),
     KE_TAP_ENTRY (kv_scatter_ring),
     KE_TAP_ENTRY (bf16_to_f32),
+    KE_TAP_ENTRY (qk_norm_rope_rows),
   };
-  return ke_tap_run (argc, argv, tests, 3);
+  return ke_tap_run (argc, argv, tests, 4);
 }
