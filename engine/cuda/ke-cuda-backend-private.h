@@ -15,13 +15,35 @@ extern "C" {
 #include "ke-cuda-kernels.h"
 #include "ke-cuda-prefill.h"
 
-/* Most tokens per forward (prefill chunk).  The session splits longer prompts. */
-#define KE_CUDA_MAX_BATCH 512
+/* Most tokens per forward (prefill chunk).  The session splits longer prompts.  2048 keeps
+ * the FP8 GEMMs near their large-M efficiency (docs/performance.md) for ~0.26 GB of
+ * activation buffers. */
+#define KE_CUDA_MAX_BATCH 2048
 /* Sliding layers keep this many positions beyond the window, so that a rewind (truncation)
  * of up to this many tokens still finds the window's keys in the ring. */
 #define KE_CUDA_RING_MARGIN 2048
-/* Prefill GEMM plans: M buckets 16, 32, …, KE_CUDA_MAX_BATCH. */
-#define KE_CUDA_N_BUCKETS 6
+/* Prefill GEMM plans, built at open for every M bucket: 16, 32, 64, 128, 256, then
+ * multiples of 256 up to KE_CUDA_MAX_BATCH (a batch runs in the smallest bucket ≥ its size;
+ * the padding rows are computed and ignored). */
+#define KE_CUDA_N_BUCKETS (5 + KE_CUDA_MAX_BATCH / 256 - 1)
+
+static inline int
+ke_cuda_bucket_m (int b)
+{
+  return b < 5 ? 16 << b : 256 * (b - 3);
+}
+
+/* The bucket for T tokens (1 ≤ T ≤ KE_CUDA_MAX_BATCH). */
+static inline int
+ke_cuda_bucket (int T)
+{
+  if (T > 256)
+    return 3 + (T + 255) / 256;
+  int b = 0;
+  while ((16 << b) < T)
+    b++;
+  return b;
+}
 
 typedef struct {
   uint8_t *w;  /* fp8 [out, in] */
@@ -60,7 +82,7 @@ typedef struct cuda_backend {
 
   /* activations, for KE_CUDA_MAX_BATCH tokens */
   int32_t *d_ids, *d_pos, *d_group, *d_group_start, *d_group_len;
-  float *h, *y, *qkv, *gu, *logits;
+  float *h, *y, *qkv, *logits;
   uint16_t *xb, *q, *att, *gemm_out, *k_new, *v_new;
   uint8_t *xq;
   float *xs;
@@ -68,6 +90,7 @@ typedef struct cuda_backend {
   int32_t *h_ids, *h_pos; /* pinned staging */
   float *h_logits;       /* pinned [vocab] */
   ke_fp8_gemm_plan *plans[N_GEMM][KE_CUDA_N_BUCKETS];
+  void *gemm_ws;          /* the plans' shared cuBLASLt workspace */
 
   /* images: the GPU vision tower (ke-cuda-vision.cu); for shapes it does not take, the
    * CPU backend's tower with the embeddings uploaded */

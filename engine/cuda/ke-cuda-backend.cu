@@ -226,8 +226,9 @@ cuda_destroy (ke_backend *backend)
   linear_free (&cb->lm_fp8);
   cudaFree (cb->final_norm);
   void *bufs[] = { cb->d_ids, cb->d_pos, cb->d_group, cb->d_group_start, cb->d_group_len,
-                   cb->h, cb->y, cb->qkv, cb->gu, cb->logits, cb->xb, cb->q, cb->att,
-                   cb->gemm_out, cb->k_new, cb->v_new, cb->xq, cb->xs, cb->attn_ws };
+                   cb->h, cb->y, cb->qkv, cb->logits, cb->xb, cb->q, cb->att,
+                   cb->gemm_out, cb->k_new, cb->v_new, cb->xq, cb->xs, cb->attn_ws,
+                   cb->gemm_ws };
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     cudaFree (bufs[i]);
   cudaFreeHost (cb->h_ids);
@@ -519,7 +520,6 @@ alloc_buffers (cuda_backend *cb, ke_error **error)
       !(cb->h = (float *) dev_alloc (B * H * 4, error)) ||
       !(cb->y = (float *) dev_alloc (B * H * 4, error)) ||
       !(cb->qkv = (float *) dev_alloc (B * cb->qkv_n * 4, error)) ||
-      !(cb->gu = (float *) dev_alloc (B * 2 * I * 4, error)) ||
       !(cb->logits = (float *) dev_alloc ((size_t) cb->vocab * 4, error)) ||
       !(cb->xb = (uint16_t *) dev_alloc (B * widest * 2, error)) ||
       !(cb->q = (uint16_t *) dev_alloc (B * cb->qd * 2, error)) ||
@@ -542,6 +542,26 @@ alloc_buffers (cuda_backend *cb, ke_error **error)
   return true;
 }
 
+/* The FP8 GEMM plans of every (linear, M bucket), sharing one workspace: built here once,
+ * so that no call chooses an algorithm or allocates. */
+static bool
+build_gemm_plans (cuda_backend *cb, ke_error **error)
+{
+  const int n[N_GEMM] = { cb->qkv_n, cb->H, 2 * cb->I, cb->H };
+  const int k[N_GEMM] = { cb->H, cb->qd, cb->H, cb->I };
+  cb->gemm_ws = dev_alloc (KE_FP8_GEMM_WORKSPACE, error);
+  if (!cb->gemm_ws)
+    return false;
+  for (int g = 0; g < N_GEMM; g++)
+    for (int b = 0; b < KE_CUDA_N_BUCKETS; b++) {
+      cb->plans[g][b] = ke_fp8_gemm_plan_new_shared (ke_cuda_bucket_m (b), n[g], k[g], cb->gemm_ws,
+                                                     KE_FP8_GEMM_WORKSPACE, error);
+      if (!cb->plans[g][b])
+        return false;
+    }
+  return true;
+}
+
 /* Bytes the backend will hold on the device (weights + per-batch buffers + GEMM plans). */
 static size_t
 device_need (const cuda_backend *cb, const ke_weights *W)
@@ -552,10 +572,9 @@ device_need (const cuda_backend *cb, const ke_weights *W)
   size_t w = per_layer * cb->n_layers + (size_t) cb->vocab * H * 2 + H * 2;
   if (W->lm_head.weight.data != W->embed_tokens.data)
     w += (size_t) cb->vocab * H * 2;
-  size_t act = B * (H * 8 + (size_t) cb->qkv_n * 4 + 2 * I * 4 + 3 * I * 2 + 2 * (size_t) cb->qd * 2 +
+  size_t act = B * (H * 8 + (size_t) cb->qkv_n * 4 + 3 * I * 2 + 2 * (size_t) cb->qd * 2 +
                     4 * (size_t) cb->kvd + 3 * I + 64) + (size_t) cb->vocab * 4;
-  size_t plans = (size_t) N_GEMM * 2 * (32u << 20); /* two buckets' worth of workspaces */
-  return w + act + plans;
+  return w + act + KE_FP8_GEMM_WORKSPACE; /* one workspace for all plans */
 }
 
 extern "C" ke_backend *
@@ -664,7 +683,8 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
     return NULL;
   }
   if (!KE_CUDA_CHECK (cudaStreamCreateWithFlags (&cb->stream, cudaStreamNonBlocking), error) ||
-      !upload_weights (cb, config, weights, error) || !alloc_buffers (cb, error)) {
+      !upload_weights (cb, config, weights, error) || !alloc_buffers (cb, error) ||
+      (cb->act_quant && !build_gemm_plans (cb, error))) {
     cuda_destroy (&cb->base);
     return NULL;
   }

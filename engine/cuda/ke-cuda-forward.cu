@@ -9,8 +9,8 @@
  *    gate+up GEMV's epilogue, split-K attention straight from the cache, the whole step
  *    captured once per KV cache as a CUDA graph (the position is read from device memory);
  *  - batches (prefill, images, other head sizes): with activation quantization (the
- *    default), per-token fp8 activations and cuBLASLt FP8 GEMMs (plans cached per shape
- *    and M bucket); with skip_act_quant, the W8A16 GEMV per token.  Attention reads the
+ *    default), per-token fp8 activations and cuBLASLt FP8 GEMMs (plans built at open per
+ *    shape and M bucket; gate+up stays bf16 into GeGLU); with skip_act_quant, the W8A16 GEMV per token.  Attention reads the
  *    earlier keys from the cache and the batch's own keys from a scratch buffer, so that a
  *    batch longer than a sliding layer's ring never reads a slot it overwrote; the batch's
  *    keys go to the cache afterwards.
@@ -45,22 +45,23 @@ gemv (cuda_backend *cb, const cuda_linear *lin, const void *x, ke_gemv_type x_ty
   return ke_cuda_gemv (&a, cb->stream, error);
 }
 
-/* y[T, out] (f32) = x[T, in] · Wᵀ through cuBLASLt: x fp8 rows (cb->xq, scales cb->xs). */
+/* cb->gemm_out [T, out] (bf16) = x[T, in] · Wᵀ through cuBLASLt: x fp8 rows (cb->xq, scales
+ * cb->xs), the plan of T's M bucket (built at open). */
+static bool
+gemm_bf16 (cuda_backend *cb, int which, const cuda_linear *lin, int T, ke_error **error)
+{
+  const int b = ke_cuda_bucket (T);
+  if (T > KE_CUDA_MAX_BATCH || !cb->plans[which][b])
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "No GEMM plan for %d tokens.", T);
+  return ke_fp8_gemm_run (cb->plans[which][b], cb->xq, cb->xs, lin->w, lin->s, cb->gemm_out,
+                          cb->stream, error);
+}
+
+/* The same, then y[T, out] (f32). */
 static bool
 gemm (cuda_backend *cb, int which, const cuda_linear *lin, int T, float *y, ke_error **error)
 {
-  int b = 0;
-  while ((16 << b) < T)
-    b++;
-  if (b >= KE_CUDA_N_BUCKETS)
-    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "Batch of %d tokens is too large.", T);
-  if (!cb->plans[which][b]) {
-    cb->plans[which][b] = ke_fp8_gemm_plan_new (16 << b, lin->out, lin->in, error);
-    if (!cb->plans[which][b])
-      return false;
-  }
-  return ke_fp8_gemm_run (cb->plans[which][b], cb->xq, cb->xs, lin->w, lin->s, cb->gemm_out,
-                          cb->stream, error) &&
+  return gemm_bf16 (cb, which, lin, T, error) &&
          ke_cuda_bf16_to_f32 (cb->gemm_out, y, (size_t) T * lin->out, cb->stream, error);
 }
 
@@ -212,24 +213,26 @@ forward_batch (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, int n_image
     const bool last = l + 1 == cb->n_layers;
     const uint16_t *next = last ? cb->final_norm : cb->layers[l + 1].norm_in;
 
-    /* q, k, v */
+    /* q, k, v → QK-norm + RoPE (the batch's K/V into k_new/v_new, slot p % T) */
+    ke_rope_args ra = { cb->qkv, T, cb->nq, cb->nkv, cb->hd, cb->d_pos, L->q_norm, L->k_norm,
+                        cb->eps, L->theta, L->rope_scaling, cb->q, cb->k_new, cb->v_new, T };
     if (w8a8) {
-      if (!gemm (cb, GEMM_QKV, &L->qkv, T, cb->qkv, error))
+      if (!gemm_bf16 (cb, GEMM_QKV, &L->qkv, T, error) ||
+          !ke_cuda_qk_norm_rope_rows (&ra, cb->gemm_out, cb->stream, error))
         return false;
     } else {
       for (int t = 0; t < T; t++)
         if (!gemv (cb, &L->qkv, cb->xb + (size_t) t * H, KE_GEMV_BF16,
                    cb->qkv + (size_t) t * cb->qkv_n, KE_GEMV_F32, KE_GEMV_EPI_NONE, error))
           return false;
+      if (!ke_cuda_qk_norm_rope (&ra, cb->stream, error))
+        return false;
     }
-    ke_rope_args ra = { cb->qkv, T, cb->nq, cb->nkv, cb->hd, cb->d_pos, L->q_norm, L->k_norm,
-                        cb->eps, L->theta, L->rope_scaling, cb->q, cb->k_new, cb->v_new, T };
     ke_attn_prefill_args aa = { cb->q, kv->k[l], kv->v[l], cb->k_new, cb->v_new, cb->d_group,
                                 cb->d_group_start, cb->d_group_len, T, pos0, cb->nq, cb->nkv,
                                 cb->hd, kv->cap[l], L->sliding ? cb->window : 0,
                                 cb->attn_scale, cb->att };
-    if (!ke_cuda_qk_norm_rope (&ra, cb->stream, error) ||
-        !ke_cuda_attn_prefill (&aa, cb->stream, error) ||
+    if (!ke_cuda_attn_prefill (&aa, cb->stream, error) ||
         !ke_cuda_kv_scatter (cb->k_new, cb->v_new, kv->k[l], kv->v[l], T, pos0, kv->cap[l],
                              cb->nkv, cb->hd, cb->stream, error))
       return false;
@@ -251,9 +254,8 @@ forward_batch (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, int n_image
 
     /* MLP */
     if (w8a8) {
-      ke_norm_out act_q = { NULL, cb->xq, cb->xs };
-      if (!gemm (cb, GEMM_GATE_UP, &L->gate_up, T, cb->gu, error) ||
-          !ke_cuda_geglu (cb->gu, T, I, &act_q, cb->stream, error) ||
+      if (!gemm_bf16 (cb, GEMM_GATE_UP, &L->gate_up, T, error) ||
+          !ke_cuda_geglu_bf16_quant (cb->gemm_out, T, I, cb->xq, cb->xs, cb->stream, error) ||
           !gemm (cb, GEMM_DOWN, &L->down, T, cb->y, error))
         return false;
     } else {

@@ -20,9 +20,10 @@ struct ke_fp8_gemm_plan {
   cublasLtMatmulAlgo_t algo;
   void *workspace;
   size_t workspace_size;
+  bool owns_workspace;
 };
 
-static const size_t KE_GEMM_WORKSPACE = 32u << 20; /* Hopper kernels like 32 MiB */
+static const size_t KE_GEMM_WORKSPACE = KE_FP8_GEMM_WORKSPACE;
 
 void
 ke_fp8_gemm_plan_free (ke_fp8_gemm_plan *plan)
@@ -39,13 +40,20 @@ ke_fp8_gemm_plan_free (ke_fp8_gemm_plan *plan)
     cublasLtMatmulDescDestroy (plan->op);
   if (plan->handle)
     cublasLtDestroy (plan->handle);
-  if (plan->workspace)
+  if (plan->workspace && plan->owns_workspace)
     cudaFree (plan->workspace);
   free (plan);
 }
 
 ke_fp8_gemm_plan *
 ke_fp8_gemm_plan_new (int m_tokens, int n_out, int k_in, ke_error **error)
+{
+  return ke_fp8_gemm_plan_new_shared (m_tokens, n_out, k_in, NULL, 0, error);
+}
+
+ke_fp8_gemm_plan *
+ke_fp8_gemm_plan_new_shared (int m_tokens, int n_out, int k_in, void *workspace,
+                             size_t workspace_size, ke_error **error)
 {
   if (m_tokens <= 0 || n_out <= 0 || k_in <= 0 || k_in % 16 != 0 || n_out % 16 != 0) {
     ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
@@ -86,9 +94,15 @@ ke_fp8_gemm_plan_new (int m_tokens, int n_out, int k_in, ke_error **error)
       !KE_CUBLAS_CHECK (cublasLtMatrixLayoutCreate (&p->d_layout, CUDA_R_16BF, n_out, m_tokens, n_out), error))
     goto fail;
 
-  if (!KE_CUDA_CHECK (cudaMalloc (&p->workspace, KE_GEMM_WORKSPACE), error))
-    goto fail;
-  p->workspace_size = KE_GEMM_WORKSPACE;
+  if (workspace) {
+    p->workspace = workspace;
+    p->workspace_size = workspace_size;
+  } else {
+    if (!KE_CUDA_CHECK (cudaMalloc (&p->workspace, KE_GEMM_WORKSPACE), error))
+      goto fail;
+    p->workspace_size = KE_GEMM_WORKSPACE;
+    p->owns_workspace = true;
+  }
 
   if (!KE_CUBLAS_CHECK (cublasLtMatmulPreferenceCreate (&pref), error) ||
       !KE_CUBLAS_CHECK (cublasLtMatmulPreferenceSetAttribute (

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ke-engine.h"
+#include "ke-cuda-kernels.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,6 +38,15 @@ typedef struct ke_attn_prefill_args {
 
 bool ke_cuda_attn_prefill (const ke_attn_prefill_args *args, void *stream, ke_error **error);
 
+/* The two implementations ke_cuda_attn_prefill chooses from (exposed for tests and
+ * benchmarks): the tensor-core flash kernel (ke-cuda-flash-prefill.cu; head_dim 64, 128 or
+ * 256, n_q / n_kv dividing 64; chosen whenever it applies) and the f32 SIMT kernel (any
+ * supported shape). */
+bool ke_cuda_flash_prefill_supported (int head_dim, int n_q, int n_kv);
+bool ke_cuda_flash_prefill (const ke_attn_prefill_args *args, void *stream, ke_error **error);
+bool ke_cuda_attn_prefill_simt (const ke_attn_prefill_args *args, void *stream,
+                                ke_error **error);
+
 /* Copies the batch's keys/values (layout as k_new above) into the cache: the last
  * min(n_tokens, capacity) tokens, position p at slot p % capacity. */
 bool ke_cuda_kv_scatter (const uint16_t *k_new, const uint16_t *v_new, uint16_t *k_cache,
@@ -51,6 +61,19 @@ bool ke_cuda_bf16_to_f32 (const uint16_t *in, float *out, size_t n, void *stream
  * zero row), q = e4m3(x / scale). */
 bool ke_cuda_quant_rows (const uint16_t *x, int rows, int width, uint8_t *q, float *scale,
                          void *stream, ke_error **error);
+
+/* ke_cuda_qk_norm_rope (ke-cuda-kernels.h) reading the projections as bf16 rows
+ * qkv_bf16 [n_tokens, (n_q + 2·n_kv) · head_dim] (the qkv GEMM's output; args->qkv is not
+ * used): one block per token, the cos/sin of its position computed once for all heads. */
+bool ke_cuda_qk_norm_rope_rows (const ke_rope_args *args, const uint16_t *qkv_bf16,
+                                void *stream, ke_error **error);
+
+/* GeGLU of bf16 rows gate_up [rows, 2·inter] (gate first, as the fused gate+up GEMM writes
+ * it), a = bf16(bf16(gelu_tanh(gate)) · up) (ke_cuda_geglu's roundings; gelu_tanh as
+ * x·sigmoid(2u) with the fast exponential, ~1e-6 relative), quantized per row as
+ * ke_cuda_quant_rows: q fp8 [rows, inter], scale [rows].  inter a multiple of 8. */
+bool ke_cuda_geglu_bf16_quant (const uint16_t *gate_up, int rows, int inter, uint8_t *q,
+                               float *scale, void *stream, ke_error **error);
 
 #ifdef __cplusplus
 }

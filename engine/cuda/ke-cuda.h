@@ -51,6 +51,12 @@ bool ke_cuda_mem_info (size_t *free_bytes, size_t *total_bytes, ke_error **error
 typedef struct ke_fp8_gemm_plan ke_fp8_gemm_plan;
 
 ke_fp8_gemm_plan *ke_fp8_gemm_plan_new (int m_tokens, int n_out, int k_in, ke_error **error);
+/* The same with a caller-owned workspace (device memory of workspace_size bytes, which
+ * outlives the plan): plans whose calls never overlap (one stream) can share one. */
+ke_fp8_gemm_plan *ke_fp8_gemm_plan_new_shared (int m_tokens, int n_out, int k_in,
+                                               void *workspace, size_t workspace_size,
+                                               ke_error **error);
+#define KE_FP8_GEMM_WORKSPACE ((size_t) 32 << 20) /* what Hopper's kernels like */
 void ke_fp8_gemm_plan_free (ke_fp8_gemm_plan *plan);
 /* All pointers are device pointers; stream may be NULL (legacy default stream). */
 bool ke_fp8_gemm_run (ke_fp8_gemm_plan *plan, const uint8_t *x, const float *x_scale,
