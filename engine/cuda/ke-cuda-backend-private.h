@@ -91,6 +91,13 @@ typedef struct cuda_backend {
   float *h_logits;       /* pinned [vocab] */
   ke_fp8_gemm_plan *plans[N_GEMM][KE_CUDA_N_BUCKETS];
   void *gemm_ws;          /* the plans' shared cuBLASLt workspace */
+  /* W8A16 prefill on bf16 tensor cores (GPUs without FP8 ones, or skip_act_quant): plans
+   * per (linear, M bucket) on gemm_ws, the widened weight of the linear being run
+   * (bf16, the largest N·K), the GeGLU output (bf16 [B, I]), and f32 scratch [B, max N]
+   * when a plan applies the scale in its own kernel (else NULL). */
+  struct ke_w8a16_gemm_plan *w16_plans[N_GEMM][KE_CUDA_N_BUCKETS];
+  uint16_t *w16_wide, *w16_mlp;
+  float *w16_d;
 
   /* images: the GPU vision tower (ke-cuda-vision.cu); for shapes it does not take, the
    * CPU backend's tower with the embeddings uploaded */

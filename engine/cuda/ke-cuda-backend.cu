@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ke-cuda-backend-private.h"
+#include "ke-cuda-gemm-w8a16.h"
 #include "ke-cuda-vision.h"
 #include "ke-numeric.h"
 
@@ -218,8 +219,10 @@ cuda_destroy (ke_backend *backend)
     free (cb->layers);
   }
   for (int g = 0; g < N_GEMM; g++)
-    for (int b = 0; b < KE_CUDA_N_BUCKETS; b++)
+    for (int b = 0; b < KE_CUDA_N_BUCKETS; b++) {
       ke_fp8_gemm_plan_free (cb->plans[g][b]);
+      ke_w8a16_gemm_plan_free (cb->w16_plans[g][b]);
+    }
   if (cb->lm_bf16 != cb->embed)
     cudaFree (cb->lm_bf16);
   cudaFree (cb->embed);
@@ -228,7 +231,7 @@ cuda_destroy (ke_backend *backend)
   void *bufs[] = { cb->d_ids, cb->d_pos, cb->d_group, cb->d_group_start, cb->d_group_len,
                    cb->h, cb->y, cb->qkv, cb->logits, cb->xb, cb->q, cb->att,
                    cb->gemm_out, cb->k_new, cb->v_new, cb->xq, cb->xs, cb->attn_ws,
-                   cb->gemm_ws };
+                   cb->gemm_ws, cb->w16_wide, cb->w16_mlp, cb->w16_d };
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
     cudaFree (bufs[i]);
   cudaFreeHost (cb->h_ids);
@@ -562,6 +565,43 @@ build_gemm_plans (cuda_backend *cb, ke_error **error)
   return true;
 }
 
+/* The W8A16 GEMM plans (bf16 tensor cores) of every (linear, M bucket) and their scratch,
+ * for prefill without FP8 tensor cores or with skip_act_quant.  Shapes cuBLASLt cannot take
+ * (N or K not a multiple of 8, e.g. some tiny test models) leave the plans NULL: the batch
+ * then runs the per-token GEMV. */
+static bool
+build_w8a16_plans (cuda_backend *cb, ke_error **error)
+{
+  const int n[N_GEMM] = { cb->qkv_n, cb->H, 2 * cb->I, cb->H };
+  const int k[N_GEMM] = { cb->H, cb->qd, cb->H, cb->I };
+  size_t wide = 0, widest_n = 0;
+  bool need_d = false;
+  for (int g = 0; g < N_GEMM; g++)
+    if (n[g] % 8 || k[g] % 8)
+      return true;
+  if (!(cb->gemm_ws = dev_alloc (KE_FP8_GEMM_WORKSPACE, error)))
+    return false;
+  for (int g = 0; g < N_GEMM; g++) {
+    for (int b = 0; b < KE_CUDA_N_BUCKETS; b++) {
+      cb->w16_plans[g][b] = ke_w8a16_gemm_plan_new (ke_cuda_bucket_m (b), n[g], k[g], KE_W8A16_AUTO,
+                                                    cb->gemm_ws, KE_FP8_GEMM_WORKSPACE, error);
+      if (!cb->w16_plans[g][b])
+        return false;
+      need_d |= ke_w8a16_gemm_plan_mode (cb->w16_plans[g][b]) == KE_W8A16_F32_SCALE;
+    }
+    size_t wb = ke_w8a16_gemm_scratch_w_bytes (n[g], k[g]);
+    wide = wb > wide ? wb : wide;
+    widest_n = (size_t) n[g] > widest_n ? (size_t) n[g] : widest_n;
+  }
+  size_t B = KE_CUDA_MAX_BATCH;
+  if (!(cb->w16_wide = (uint16_t *) dev_alloc (wide, error)) ||
+      !(cb->w16_mlp = (uint16_t *) dev_alloc (B * (size_t) cb->I * 2, error)) ||
+      (need_d && !(cb->w16_d = (float *) dev_alloc (B * widest_n * 4, error))))
+    return false;
+  /* a bucket's padding rows are read too: start from zeros */
+  return KE_CUDA_CHECK (cudaMemset (cb->w16_mlp, 0, B * (size_t) cb->I * 2), error);
+}
+
 /* Bytes the backend will hold on the device (weights + per-batch buffers + GEMM plans). */
 static size_t
 device_need (const cuda_backend *cb, const ke_weights *W)
@@ -574,6 +614,9 @@ device_need (const cuda_backend *cb, const ke_weights *W)
     w += (size_t) cb->vocab * H * 2;
   size_t act = B * (H * 8 + (size_t) cb->qkv_n * 4 + 3 * I * 2 + 2 * (size_t) cb->qd * 2 +
                     4 * (size_t) cb->kvd + 3 * I + 64) + (size_t) cb->vocab * 4;
+  if (!cb->act_quant) /* W8A16 prefill: the widened gate+up weight and the GeGLU rows (plus
+                       * f32 scratch if cuBLASLt has no alpha-vector kernel: not counted) */
+    act += 2 * I * H * 2 + B * I * 2;
   return w + act + KE_FP8_GEMM_WORKSPACE; /* one workspace for all plans */
 }
 
@@ -640,8 +683,8 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
   cb->base.max_batch = KE_CUDA_MAX_BATCH;
   snprintf (cb->base.device_name, sizeof cb->base.device_name, "%s", name);
   cb->device = device;
-  /* cuBLASLt's FP8 GEMMs need compute capability 8.9: older GPUs prefill with the W8A16
-   * GEMV (correct, slower). */
+  /* cuBLASLt's FP8 GEMMs need compute capability 8.9: older GPUs (A100, RTX 30xx) prefill
+   * W8A16 on bf16 tensor cores (build_w8a16_plans), as skip_act_quant does everywhere. */
   cb->act_quant = !(options && options->skip_act_quant) && major * 10 + minor >= 89;
   cb->H = (int) tc->hidden_size;
   cb->I = (int) tc->intermediate_size;
@@ -684,7 +727,8 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
   }
   if (!KE_CUDA_CHECK (cudaStreamCreateWithFlags (&cb->stream, cudaStreamNonBlocking), error) ||
       !upload_weights (cb, config, weights, error) || !alloc_buffers (cb, error) ||
-      (cb->act_quant && !build_gemm_plans (cb, error))) {
+      (cb->act_quant && !build_gemm_plans (cb, error)) ||
+      (!cb->act_quant && !build_w8a16_plans (cb, error))) {
     cuda_destroy (&cb->base);
     return NULL;
   }

@@ -10,8 +10,10 @@
  *    captured once per KV cache as a CUDA graph (the position is read from device memory);
  *  - batches (prefill, images, other head sizes): with activation quantization (the
  *    default), per-token fp8 activations and cuBLASLt FP8 GEMMs (plans built at open per
- *    shape and M bucket; gate+up stays bf16 into GeGLU); with skip_act_quant, the W8A16 GEMV per token.  Attention reads the
- *    earlier keys from the cache and the batch's own keys from a scratch buffer, so that a
+ *    shape and M bucket; gate+up stays bf16 into GeGLU); without it (skip_act_quant, or a
+ *    GPU without FP8 tensor cores: sm_80/86), W8A16 GEMMs on bf16 tensor cores
+ *    (ke-cuda-gemm-w8a16.h) for batches of 8+ tokens, the W8A16 GEMV per token for fewer.
+ *    Attention reads the earlier keys from the cache and the batch's own keys from a scratch buffer, so that a
  *    batch longer than a sliding layer's ring never reads a slot it overwrote; the batch's
  *    keys go to the cache afterwards.
  *
@@ -24,6 +26,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ke-cuda-gemm-w8a16.h"
 #include "ke-cuda-backend-private.h"
 
 static bool
@@ -55,6 +58,29 @@ gemm_bf16 (cuda_backend *cb, int which, const cuda_linear *lin, int T, ke_error 
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "No GEMM plan for %d tokens.", T);
   return ke_fp8_gemm_run (cb->plans[which][b], cb->xq, cb->xs, lin->w, lin->s, cb->gemm_out,
                           cb->stream, error);
+}
+
+/* Batches of at least this many tokens run the W8A16 linears as GEMMs on bf16 tensor cores
+ * (widening the fp8 weight costs about as much as streaming it four times); smaller ones
+ * run the per-token GEMV. */
+#define KE_W8A16_GEMM_MIN_TOKENS 8
+
+/* The W8A16 GEMM plan for T tokens, or NULL when the batch takes the GEMV path. */
+static ke_w8a16_gemm_plan *
+w16_plan (cuda_backend *cb, int which, int T)
+{
+  return T >= KE_W8A16_GEMM_MIN_TOKENS && T <= KE_CUDA_MAX_BATCH
+           ? cb->w16_plans[which][ke_cuda_bucket (T)]
+           : NULL;
+}
+
+/* cb->gemm_out [T, out] (bf16) = x[T, in] (bf16 rows) · W8ᵀ ⊙ scale on bf16 tensor cores. */
+static bool
+gemm_w16 (cuda_backend *cb, ke_w8a16_gemm_plan *plan, const cuda_linear *lin, const uint16_t *x,
+          ke_error **error)
+{
+  return ke_w8a16_gemm_run (plan, x, lin->w, lin->s, cb->w16_wide, cb->w16_d, cb->gemm_out,
+                            cb->stream, error);
 }
 
 /* The same, then y[T, out] (f32). */
@@ -216,8 +242,13 @@ forward_batch (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, int n_image
     /* q, k, v → QK-norm + RoPE (the batch's K/V into k_new/v_new, slot p % T) */
     ke_rope_args ra = { cb->qkv, T, cb->nq, cb->nkv, cb->hd, cb->d_pos, L->q_norm, L->k_norm,
                         cb->eps, L->theta, L->rope_scaling, cb->q, cb->k_new, cb->v_new, T };
+    ke_w8a16_gemm_plan *w16;
     if (w8a8) {
       if (!gemm_bf16 (cb, GEMM_QKV, &L->qkv, T, error) ||
+          !ke_cuda_qk_norm_rope_rows (&ra, cb->gemm_out, cb->stream, error))
+        return false;
+    } else if ((w16 = w16_plan (cb, GEMM_QKV, T))) {
+      if (!gemm_w16 (cb, w16, &L->qkv, cb->xb, error) ||
           !ke_cuda_qk_norm_rope_rows (&ra, cb->gemm_out, cb->stream, error))
         return false;
     } else {
@@ -242,6 +273,10 @@ forward_batch (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, int n_image
       if (!ke_cuda_quant_rows (cb->att, T, cb->qd, cb->xq, cb->xs, cb->stream, error) ||
           !gemm (cb, GEMM_O, &L->o, T, cb->y, error))
         return false;
+    } else if ((w16 = w16_plan (cb, GEMM_O, T))) {
+      if (!gemm_w16 (cb, w16, &L->o, cb->att, error) ||
+          !ke_cuda_bf16_to_f32 (cb->gemm_out, cb->y, (size_t) T * H, cb->stream, error))
+        return false;
     } else {
       for (int t = 0; t < T; t++)
         if (!gemv (cb, &L->o, cb->att + (size_t) t * cb->qd, KE_GEMV_BF16, cb->y + (size_t) t * H,
@@ -257,6 +292,12 @@ forward_batch (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, int n_image
       if (!gemm_bf16 (cb, GEMM_GATE_UP, &L->gate_up, T, error) ||
           !ke_cuda_geglu_bf16_quant (cb->gemm_out, T, I, cb->xq, cb->xs, cb->stream, error) ||
           !gemm (cb, GEMM_DOWN, &L->down, T, cb->y, error))
+        return false;
+    } else if ((w16 = w16_plan (cb, GEMM_GATE_UP, T))) {
+      if (!gemm_w16 (cb, w16, &L->gate_up, cb->xb, error) ||
+          !ke_cuda_geglu_bf16 (cb->gemm_out, T, I, cb->w16_mlp, cb->stream, error) ||
+          !gemm_w16 (cb, w16_plan (cb, GEMM_DOWN, T), &L->down, cb->w16_mlp, error) ||
+          !ke_cuda_bf16_to_f32 (cb->gemm_out, cb->y, (size_t) T * H, cb->stream, error))
         return false;
     } else {
       for (int t = 0; t < T; t++)

@@ -436,6 +436,39 @@ ke_cuda_geglu_bf16_quant (const uint16_t *gate_up, int rows, int inter, uint8_t 
   return KE_LAUNCH_CHECK (error);
 }
 
+/* GeGLU of bf16 rows into bf16 rows (the W8A16 prefill's MLP): thread i of the grid does
+ * columns 8i … 8i+7 of its row. */
+__global__ void
+geglu_bf16_kernel (const uint16_t *gate_up, int inter, uint16_t *out, size_t n8_total)
+{
+  const size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n8_total)
+    return;
+  const int n8 = inter / 8;
+  const size_t t = i / n8, c = i % n8;
+  const uint4 *g = reinterpret_cast<const uint4 *> (gate_up + t * 2 * inter);
+  float a[8];
+  geglu8 (g[c], g[c + n8], a);
+  uint32_t w[4];
+#pragma unroll
+  for (int j = 0; j < 4; j++)
+    w[j] = (__float_as_uint (a[2 * j]) >> 16) | (__float_as_uint (a[2 * j + 1]) & 0xffff0000u);
+  reinterpret_cast<uint4 *> (out + t * inter)[c] = make_uint4 (w[0], w[1], w[2], w[3]);
+}
+
+extern "C" bool
+ke_cuda_geglu_bf16 (const uint16_t *gate_up, int rows, int inter, uint16_t *out, void *stream,
+                    ke_error **error)
+{
+  if (rows <= 0 || inter <= 0 || inter % 8 || !gate_up || !ke_is_aligned16 (gate_up) || !out ||
+      !ke_is_aligned16 (out))
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "GeGLU (bf16 → bf16): bad arguments.");
+  const size_t n8_total = (size_t) rows * (inter / 8);
+  geglu_bf16_kernel<<<(unsigned) ((n8_total + 255) / 256), 256, 0, (cudaStream_t) stream>>> (
+    gate_up, inter, out, n8_total);
+  return KE_LAUNCH_CHECK (error);
+}
+
 static bool
 check_args (const ke_attn_prefill_args *a, ke_error **error)
 {

@@ -75,6 +75,11 @@ bool ke_cuda_qk_norm_rope_rows (const ke_rope_args *args, const uint16_t *qkv_bf
 bool ke_cuda_geglu_bf16_quant (const uint16_t *gate_up, int rows, int inter, uint8_t *q,
                                float *scale, void *stream, ke_error **error);
 
+/* The same GeGLU (same roundings) into bf16 rows out [rows, inter], unquantized: the W8A16
+ * prefill's MLP.  inter a multiple of 8, both pointers 16-byte aligned. */
+bool ke_cuda_geglu_bf16 (const uint16_t *gate_up, int rows, int inter, uint16_t *out,
+                         void *stream, ke_error **error);
+
 #ifdef __cplusplus
 }
 #endif
