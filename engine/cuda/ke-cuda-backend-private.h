@@ -48,6 +48,12 @@ typedef struct cuda_backend {
   bool act_quant;     /* prefill GEMMs quantize activations per token (W8A8) */
   bool broken;        /* a device fault happened: every later call fails */
   cudaStream_t stream;
+  /* L2 prefetch of the next GEMVs' weights on a forked branch of the decode graph
+   * (KESTREL_CUDA_PREFETCH: 0 off, 1 bulk, 2 per line; _MB: the budget during attention) */
+  cudaStream_t side;
+  cudaEvent_t fork_ev, join_ev;
+  int prefetch_mode;
+  size_t prefetch_bytes;
   int H, I, nq, nkv, hd, qd, kvd, qkv_n, vocab, n_layers, window;
   float eps, attn_scale;
 

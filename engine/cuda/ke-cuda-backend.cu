@@ -236,6 +236,12 @@ cuda_destroy (ke_backend *backend)
   ke_cuda_sampler_free (cb->sampler);
   if (cb->stream)
     cudaStreamDestroy (cb->stream);
+  if (cb->side)
+    cudaStreamDestroy (cb->side);
+  if (cb->fork_ev)
+    cudaEventDestroy (cb->fork_ev);
+  if (cb->join_ev)
+    cudaEventDestroy (cb->join_ev);
   ke_cpu_pool_free ((ke_cpu_pool *) cb->cpu_pool);
   free (cb);
 }
@@ -670,7 +676,15 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
     cuda_destroy (&cb->base);
     return NULL;
   }
+  const char *pf = getenv ("KESTREL_CUDA_PREFETCH"), *pf_mb = getenv ("KESTREL_CUDA_PREFETCH_MB");
+  cb->prefetch_mode = pf ? atoi (pf) : 1;
+  if (cb->prefetch_mode < 0 || cb->prefetch_mode > 2)
+    cb->prefetch_mode = 0;
+  cb->prefetch_bytes = (size_t) (pf_mb ? atoi (pf_mb) : 20) << 20;
   if (!KE_CUDA_CHECK (cudaStreamCreateWithFlags (&cb->stream, cudaStreamNonBlocking), error) ||
+      !KE_CUDA_CHECK (cudaStreamCreateWithFlags (&cb->side, cudaStreamNonBlocking), error) ||
+      !KE_CUDA_CHECK (cudaEventCreateWithFlags (&cb->fork_ev, cudaEventDisableTiming), error) ||
+      !KE_CUDA_CHECK (cudaEventCreateWithFlags (&cb->join_ev, cudaEventDisableTiming), error) ||
       !upload_weights (cb, config, weights, error) || !alloc_buffers (cb, error)) {
     cuda_destroy (&cb->base);
     return NULL;

@@ -150,11 +150,44 @@ sample_on_device (cuda_backend *cb, cuda_kv *kv, const ke_sample_request *req, k
 
 /* ---- decode step ---------------------------------------------------------------------- */
 
+/* Forks a branch off the stream that prefetches `r` into L2 (ke-cuda-prefetch.cu). */
+static bool
+fork_prefetch (cuda_backend *cb, const ke_prefetch_ranges *r, bool *forked, ke_error **error)
+{
+  *forked = true;
+  return KE_CUDA_CHECK (cudaEventRecord (cb->fork_ev, cb->stream), error) &&
+         KE_CUDA_CHECK (cudaStreamWaitEvent (cb->side, cb->fork_ev, 0), error) &&
+         ke_cuda_prefetch_l2 (r, cb->prefetch_mode, cb->side, error);
+}
+
+/* While QK-norm, RoPE and attention run (DRAM idle): o_proj and the first rows of gate
+ * and of up (the gate+up GEMV's first blocks read both), within cb->prefetch_bytes. */
+static void
+attention_prefetch (const cuda_backend *cb, const cuda_layer *L, ke_prefetch_ranges *r)
+{
+  memset (r, 0, sizeof *r);
+  size_t o_bytes = (size_t) L->o.out * L->o.in;
+  size_t left = cb->prefetch_bytes > o_bytes ? cb->prefetch_bytes - o_bytes : 0;
+  size_t row = (size_t) L->gate_up.in, half = (size_t) L->gate_up.out / 2;
+  size_t rows = left / (2 * row);
+  if (rows > half)
+    rows = half;
+  r->ptr[0] = L->o.w;
+  r->bytes[0] = o_bytes;
+  r->ptr[1] = L->gate_up.w;
+  r->bytes[1] = rows * row;
+  r->ptr[2] = L->gate_up.w + half * row;
+  r->bytes[2] = rows * row;
+}
+
 /* One token: id at cb->d_ids[0], position at cb->d_pos[0]; logits → cb->logits. */
 static bool
 record_decode_step (cuda_backend *cb, cuda_kv *kv, ke_error **error)
 {
   const int H = cb->H;
+  const bool pf = cb->prefetch_mode != 0;
+  bool forked = false;
+  ke_prefetch_ranges pr;
   ke_norm_out xb_out = { cb->xb, NULL, NULL };
   if (!ke_cuda_embed (cb->d_ids, 1, cb->embed, cb->vocab, H, cb->h, NULL, cb->stream, error) ||
       !ke_cuda_rmsnorm (cb->h, cb->layers[0].norm_in, 1, H, cb->eps, &xb_out, cb->stream, error))
@@ -172,20 +205,37 @@ record_decode_step (cuda_backend *cb, cuda_kv *kv, ke_error **error)
                                cb->attn_scale, 64,
                                cb->attn_ws, cb->att };
     const uint16_t *next = l + 1 < cb->n_layers ? cb->layers[l + 1].norm_in : cb->final_norm;
+    if (pf)
+      attention_prefetch (cb, L, &pr);
     if (!gemv (cb, &L->qkv, cb->xb, KE_GEMV_BF16, cb->qkv, KE_GEMV_F32, KE_GEMV_EPI_NONE, error) ||
+        (pf && !fork_prefetch (cb, &pr, &forked, error)) ||
         !ke_cuda_qk_norm_rope (&ra, cb->stream, error) ||
         !ke_cuda_attn_decode (&aa, cb->stream, error) ||
         !gemv (cb, &L->o, cb->att, KE_GEMV_BF16, cb->y, KE_GEMV_F32, KE_GEMV_EPI_NONE, error) ||
         !ke_cuda_residual_norm (cb->h, cb->y, L->norm_post_attn, L->norm_pre_ff, 1, H, cb->eps,
                                 &xb_out, cb->stream, error) ||
         !gemv (cb, &L->gate_up, cb->xb, KE_GEMV_BF16, cb->gemm_out, KE_GEMV_BF16,
-               KE_GEMV_EPI_GEGLU, error) ||
-        !gemv (cb, &L->down, cb->gemm_out, KE_GEMV_BF16, cb->y, KE_GEMV_F32, KE_GEMV_EPI_NONE,
+               KE_GEMV_EPI_GEGLU, error))
+      return false;
+    /* during down_proj and the norm after it: the next layer's q/k/v weights */
+    if (pf && l + 1 < cb->n_layers) {
+      const cuda_linear *nq = &cb->layers[l + 1].qkv;
+      memset (&pr, 0, sizeof pr);
+      pr.ptr[0] = nq->w;
+      pr.bytes[0] = (size_t) nq->out * nq->in;
+      if (!fork_prefetch (cb, &pr, &forked, error))
+        return false;
+    }
+    if (!gemv (cb, &L->down, cb->gemm_out, KE_GEMV_BF16, cb->y, KE_GEMV_F32, KE_GEMV_EPI_NONE,
                error) ||
         !ke_cuda_residual_norm (cb->h, cb->y, L->norm_post_ff, next, 1, H, cb->eps, &xb_out,
                                 cb->stream, error))
       return false;
   }
+  /* join the prefetch branch (a captured graph must end on its origin stream) */
+  if (forked && (!KE_CUDA_CHECK (cudaEventRecord (cb->join_ev, cb->side), error) ||
+                 !KE_CUDA_CHECK (cudaStreamWaitEvent (cb->stream, cb->join_ev, 0), error)))
+    return false;
   return lm_head (cb, cb->xb, error);
 }
 

@@ -156,6 +156,19 @@ typedef struct ke_attn_decode_args {
 size_t ke_cuda_attn_decode_workspace_floats (int n_q, int head_dim, int n_splits);
 bool ke_cuda_attn_decode (const ke_attn_decode_args *args, void *stream, ke_error **error);
 
+/* ---- L2 prefetch (ke-cuda-prefetch.cu) ---------------------------------------------------
+ * Hints that ranges of device memory will be read soon (16-byte aligned; sizes are rounded
+ * down to 16 bytes per chunk).  mode 1: cp.async.bulk.prefetch.L2 on sm_90+ (per-line
+ * prefetch elsewhere), mode 2: prefetch.global.L2 per 128-byte line.  Writes nothing. */
+#define KE_PREFETCH_MAX_RANGES 4
+typedef struct ke_prefetch_ranges {
+  const void *ptr[KE_PREFETCH_MAX_RANGES]; /* NULL: unused */
+  size_t bytes[KE_PREFETCH_MAX_RANGES];
+} ke_prefetch_ranges;
+
+bool ke_cuda_prefetch_l2 (const ke_prefetch_ranges *ranges, int mode, void *stream,
+                          ke_error **error);
+
 /* ---- next-token selection (ke-cuda-sample.cu) --------------------------------------------
  *
  * The semantics of ke_sampler_sample (engine/cpu/ke-sampler.c), on device logits: softcap,
