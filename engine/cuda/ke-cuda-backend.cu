@@ -680,7 +680,7 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
   cb->prefetch_mode = pf ? atoi (pf) : 1;
   if (cb->prefetch_mode < 0 || cb->prefetch_mode > 2)
     cb->prefetch_mode = 0;
-  cb->prefetch_bytes = (size_t) (pf_mb ? atoi (pf_mb) : 20) << 20;
+  cb->prefetch_bytes = (size_t) (pf_mb ? atof (pf_mb) * 1048576.0 : 4.0 * 1048576.0) & ~(size_t) 15;
   if (!KE_CUDA_CHECK (cudaStreamCreateWithFlags (&cb->stream, cudaStreamNonBlocking), error) ||
       !KE_CUDA_CHECK (cudaStreamCreateWithFlags (&cb->side, cudaStreamNonBlocking), error) ||
       !KE_CUDA_CHECK (cudaEventCreateWithFlags (&cb->fork_ev, cudaEventDisableTiming), error) ||

@@ -160,24 +160,22 @@ fork_prefetch (cuda_backend *cb, const ke_prefetch_ranges *r, bool *forked, ke_e
          ke_cuda_prefetch_l2 (r, cb->prefetch_mode, cb->side, error);
 }
 
-/* While QK-norm, RoPE and attention run (DRAM idle): o_proj and the first rows of gate
- * and of up (the gate+up GEMV's first blocks read both), within cb->prefetch_bytes. */
+/* The first rows of a weight matrix, within cb->prefetch_bytes; for gate+up the first rows
+ * of gate and of up (the GeGLU GEMV's first blocks read both). */
 static void
-attention_prefetch (const cuda_backend *cb, const cuda_layer *L, ke_prefetch_ranges *r)
+head_rows (const cuda_backend *cb, const cuda_linear *lin, bool geglu, ke_prefetch_ranges *r)
 {
   memset (r, 0, sizeof *r);
-  size_t o_bytes = (size_t) L->o.out * L->o.in;
-  size_t left = cb->prefetch_bytes > o_bytes ? cb->prefetch_bytes - o_bytes : 0;
-  size_t row = (size_t) L->gate_up.in, half = (size_t) L->gate_up.out / 2;
-  size_t rows = left / (2 * row);
-  if (rows > half)
-    rows = half;
-  r->ptr[0] = L->o.w;
-  r->bytes[0] = o_bytes;
-  r->ptr[1] = L->gate_up.w;
-  r->bytes[1] = rows * row;
-  r->ptr[2] = L->gate_up.w + half * row;
-  r->bytes[2] = rows * row;
+  size_t row = (size_t) lin->in, half = (size_t) lin->out / 2;
+  size_t rows = cb->prefetch_bytes / (geglu ? 2 * row : row);
+  if (rows > (geglu ? half : (size_t) lin->out))
+    rows = geglu ? half : (size_t) lin->out;
+  r->ptr[0] = lin->w;
+  r->bytes[0] = rows * row;
+  if (geglu) {
+    r->ptr[1] = lin->w + half * row;
+    r->bytes[1] = rows * row;
+  }
 }
 
 /* One token: id at cb->d_ids[0], position at cb->d_pos[0]; logits → cb->logits. */
@@ -203,32 +201,35 @@ record_decode_step (cuda_backend *cb, cuda_kv *kv, ke_error **error)
                                 * window cannot hide any of them */
                                L->sliding && cb->window < kv->cap[l] ? cb->window : 0,
                                cb->attn_scale, 64,
-                               cb->attn_ws, cb->att };
+                               cb->attn_ws, cb->att, NULL, 0 };
+    if (pf) { /* o_proj's first rows, from the combine kernel */
+      size_t o_bytes = (size_t) L->o.out * L->o.in;
+      aa.prefetch = L->o.w;
+      aa.prefetch_bytes = o_bytes < cb->prefetch_bytes ? o_bytes : cb->prefetch_bytes;
+    }
     const uint16_t *next = l + 1 < cb->n_layers ? cb->layers[l + 1].norm_in : cb->final_norm;
+    /* While a residual norm runs (its reads are L2 hits, DRAM is idle), a forked branch
+     * prefetches the first rows of the GEMV after it. */
     if (pf)
-      attention_prefetch (cb, L, &pr);
+      head_rows (cb, &L->gate_up, true, &pr);
     if (!gemv (cb, &L->qkv, cb->xb, KE_GEMV_BF16, cb->qkv, KE_GEMV_F32, KE_GEMV_EPI_NONE, error) ||
-        (pf && !fork_prefetch (cb, &pr, &forked, error)) ||
         !ke_cuda_qk_norm_rope (&ra, cb->stream, error) ||
         !ke_cuda_attn_decode (&aa, cb->stream, error) ||
         !gemv (cb, &L->o, cb->att, KE_GEMV_BF16, cb->y, KE_GEMV_F32, KE_GEMV_EPI_NONE, error) ||
+        (pf && !fork_prefetch (cb, &pr, &forked, error)) ||
         !ke_cuda_residual_norm (cb->h, cb->y, L->norm_post_attn, L->norm_pre_ff, 1, H, cb->eps,
                                 &xb_out, cb->stream, error) ||
         !gemv (cb, &L->gate_up, cb->xb, KE_GEMV_BF16, cb->gemm_out, KE_GEMV_BF16,
-               KE_GEMV_EPI_GEGLU, error))
+               KE_GEMV_EPI_GEGLU, error) ||
+        !gemv (cb, &L->down, cb->gemm_out, KE_GEMV_BF16, cb->y, KE_GEMV_F32, KE_GEMV_EPI_NONE,
+               error))
       return false;
-    /* during down_proj and the norm after it: the next layer's q/k/v weights */
-    if (pf && l + 1 < cb->n_layers) {
-      const cuda_linear *nq = &cb->layers[l + 1].qkv;
-      memset (&pr, 0, sizeof pr);
-      pr.ptr[0] = nq->w;
-      pr.bytes[0] = (size_t) nq->out * nq->in;
+    if (pf && l + 1 < cb->n_layers) { /* the next layer's q/k/v */
+      head_rows (cb, &cb->layers[l + 1].qkv, false, &pr);
       if (!fork_prefetch (cb, &pr, &forked, error))
         return false;
     }
-    if (!gemv (cb, &L->down, cb->gemm_out, KE_GEMV_BF16, cb->y, KE_GEMV_F32, KE_GEMV_EPI_NONE,
-               error) ||
-        !ke_cuda_residual_norm (cb->h, cb->y, L->norm_post_ff, next, 1, H, cb->eps, &xb_out,
+    if (!ke_cuda_residual_norm (cb->h, cb->y, L->norm_post_ff, next, 1, H, cb->eps, &xb_out,
                                 cb->stream, error))
       return false;
   }

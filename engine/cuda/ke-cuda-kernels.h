@@ -150,6 +150,10 @@ typedef struct ke_attn_decode_args {
   int n_splits;
   float *workspace; /* ke_cuda_attn_decode_workspace_floats() floats */
   uint16_t *o;
+  /* Optional: bytes that the next kernel will stream (16-byte aligned), prefetched into L2
+   * by the combine kernel (sm_90+), whose own reads are L2 hits: DRAM is idle then. */
+  const void *prefetch;
+  size_t prefetch_bytes;
 } ke_attn_decode_args;
 
 #define KE_ATTN_DECODE_MAX_SPLITS 256

@@ -6,12 +6,11 @@
 #   1. engine-only release build (-Dgpu_archs=90a) in its own build folder;
 #   2. the gpu test suite (every CUDA kernel against the CPU reference, the device sampler
 #      against the CPU sampler, sessions with device vs host sampling);
-#   3. `kestrel-cli bench` on a random Gemma 3 4b with the default settings (JSON + table),
-#      then with the L2 prefetch off (KESTREL_CUDA_PREFETCH=0) and per line (=2);
-#   4. compute-sanitizer memcheck over one full prefill + decode (the session test on the
-#      tiny checkpoint: W8A8 prefill through cuBLASLt, graph decode, device sampling) and
-#      over the device sampler test;
-#   5. (--sweep) the prefetch budget at context 512 (--quick benches).
+#   3. `kestrel-cli bench` on a random Gemma 3 4b with the default settings (JSON + table);
+#   4. compute-sanitizer memcheck over full prefills + decodes: the session tests on a
+#      4b-wide 2-layer checkpoint (W8A8 prefill through cuBLASLt, the decode graph, device
+#      sampling) and on the tiny one (batch path), and the device sampler test;
+#   5. (--sweep) context 512 only: L2 prefetch off / budgets, PDL on.
 # Logs go to --out (default $OUT); a short table is printed last.
 #
 #   bash tests/gpu/run-decode-device.sh [--out DIR] [--sweep] [--no-tests]
@@ -51,9 +50,9 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | 
 build=/tmp/kb-wt-decode
 t0=$(date +%s)
 "${MESON[@]}" setup "$build" -Dui=false -Dgpu_archs=90a -Dbuildtype=release \
-  -Dshared_dir="$KESTREL_SHARED_DIR" >"$out/meson-setup.log" 2>&1 ||
-  { tail -30 "$out/meson-setup.log"; exit 1; }
-ninja -C "$build" >"$out/build.log" 2>&1 || { grep -B2 -A12 "error" "$out/build.log" | head -60; exit 1; }
+  -Dshared_dir="$KESTREL_SHARED_DIR" >/tmp/kb-meson-setup.log 2>&1 ||
+  { tail -30 /tmp/kb-meson-setup.log; exit 1; }
+ninja -C "$build" >/tmp/kb-build.log 2>&1 || { grep -B2 -A12 "error" /tmp/kb-build.log | head -60; exit 1; }
 echo "build: $(( $(date +%s) - t0 )) s"
 
 test_rc=0
@@ -76,17 +75,17 @@ bench () { # label env...
     >>"$out/bench.txt" 2>&1 || echo "bench $label failed" >>"$out/bench.txt"
 }
 : >"$out/bench.txt"
-bench default KESTREL_CUDA_PREFETCH=1
-bench prefetch-off KESTREL_CUDA_PREFETCH=0
+bench default
 echo "benches: $(( $(date +%s) - t0 )) s"
 
 san="$cuda/bin/compute-sanitizer"
 : >"$out/memcheck.txt"
 if [ -x "$san" ]; then
-  for t in "test-gpu-cuda-backend session_device_sampling" "test-gpu-sampler sampler_small_vocab"; do
+  for t in "test-gpu-cuda-backend session_device_sampling_wide" \
+           "test-gpu-cuda-backend session_device_sampling" "test-gpu-sampler sampler_small_vocab"; do
     set -- $t
     echo "== memcheck $*" >>"$out/memcheck.txt"
-    (cd "$build/tests/gpu" && timeout 200 "$san" --tool memcheck --error-exitcode 9 "./$1" "$2") \
+    (cd "$build/tests/gpu" && timeout 240 "$san" --tool memcheck --error-exitcode 9 "./$1" "$2") \
       >>"$out/memcheck.txt" 2>&1
     echo "exit $?" >>"$out/memcheck.txt"
   done
@@ -95,12 +94,13 @@ else
 fi
 echo "memcheck: $(( $(date +%s) - t0 )) s"
 
-bench prefetch-line KESTREL_CUDA_PREFETCH=2
-if [ "$sweep" = 1 ]; then
-  for mb in 8 30 40; do
-    echo "== quick, prefetch budget $mb MB" >>"$out/bench.txt"
-    KESTREL_CUDA_PREFETCH_MB=$mb "$cli" bench --model "$ckpt" --backend cuda --quick \
-      >>"$out/bench.txt" 2>&1
+if [ "$sweep" = 1 ]; then # context 512 only: prefetch off / budgets, PDL
+  for v in "KESTREL_CUDA_PREFETCH=0" "KESTREL_CUDA_PREFETCH_MB=2" "KESTREL_CUDA_PREFETCH_MB=4" \
+           "KESTREL_CUDA_PREFETCH_MB=8" "KESTREL_CUDA_PREFETCH=0 KESTREL_CUDA_PDL=1" \
+           "KESTREL_CUDA_PDL=1" "KESTREL_CUDA_PREFETCH=0"; do
+    echo "== quick $v" >>"$out/bench.txt"
+    env $v "$cli" bench --model "$ckpt" --backend cuda --quick 2>&1 | grep -E "context|decode ctx" \
+      >>"$out/bench.txt"
   done
 fi
 echo "all: $(( $(date +%s) - t0 )) s"

@@ -407,7 +407,8 @@ collect_cb (ke_token token, void *user_data)
 }
 
 static bool
-session_replies (bool host_sampling, reply *out, size_t n_out)
+session_replies (const char *dir, bool host_sampling, reply *out, size_t n_out,
+                 uint32_t max_tokens)
 {
   if (host_sampling)
     setenv ("KESTREL_CUDA_HOST_SAMPLING", "1", 1);
@@ -415,7 +416,7 @@ session_replies (bool host_sampling, reply *out, size_t n_out)
   ke_model_options_init (&o);
   o.backend = KE_BACKEND_CUDA;
   ke_error *error = NULL;
-  ke_model *model = ke_model_open (tiny_dir, &o, NULL, NULL, &error);
+  ke_model *model = ke_model_open (dir, &o, NULL, NULL, &error);
   unsetenv ("KESTREL_CUDA_HOST_SAMPLING");
   ke_session *s = model ? ke_session_new (model, NULL, &error) : NULL;
   bool ok = s != NULL;
@@ -443,16 +444,16 @@ session_replies (bool host_sampling, reply *out, size_t n_out)
     p.repetition_penalty = set[c].rep;
     p.presence_penalty = set[c].pres;
     p.seed = 1000 + k;
-    p.max_tokens = 24;
+    p.max_tokens = max_tokens;
     memset (&out[k], 0, sizeof out[k]);
     ok = ke_session_prefill (s, &prompt, NULL, NULL, &error) &&
          ke_session_generate (s, &p, collect_cb, &out[k], NULL, &error);
     /* continue the reply (its last token is pending), then again after a truncation */
-    p.max_tokens = 40;
+    p.max_tokens = max_tokens + max_tokens / 2;
     p.seed++;
     ok = ok && ke_session_generate (s, &p, collect_cb, &out[k], NULL, &error);
     size_t n = ke_session_n_tokens (s);
-    ok = ok && ke_session_truncate (s, n > 40 ? n - 10 : n, &error) &&
+    ok = ok && ke_session_truncate (s, n > 40 ? n - max_tokens / 2 : n, &error) &&
          ke_session_generate (s, &p, collect_cb, &out[k], NULL, &error);
   }
   if (!ok)
@@ -464,26 +465,42 @@ session_replies (bool host_sampling, reply *out, size_t n_out)
   return ok;
 }
 
+static void
+compare_sessions (const char *dir, int n, uint32_t max_tokens, const char *label)
+{
+  static reply dev[16], host[16];
+  KE_REQUIRE (n <= 16 && session_replies (dir, false, dev, (size_t) n, max_tokens) &&
+              session_replies (dir, true, host, (size_t) n, max_tokens), "%s: sessions", label);
+  size_t same = 0, tokens = 0;
+  for (int k = 0; k < n; k++) {
+    tokens += dev[k].n;
+    bool eq = dev[k].n == host[k].n &&
+              memcmp (dev[k].t, host[k].t, dev[k].n * sizeof (ke_token)) == 0;
+    same += eq;
+    KE_CHECK (eq, "%s, reply %d: %zu tokens on the device path, %zu on the host path", label, k,
+              dev[k].n, host[k].n);
+  }
+  ke_tap_diag ("%s, device vs host sampling: %zu of %d replies identical (%zu tokens)", label,
+               same, n, tokens);
+  KE_CHECK (tokens >= (size_t) n * max_tokens, "%s: replies long enough (%zu tokens)", label,
+            tokens);
+}
+
 KE_TEST (session_device_sampling)
 {
   if (!have_gpu ())
     KE_SKIP ("no CUDA device");
   KE_REQUIRE (make_checkpoint (tiny_dir, sizeof tiny_dir, "tiny", "tiny", 0, -1), "checkpoint");
-  enum { N = 10 };
-  static reply dev[N], host[N];
-  KE_REQUIRE (session_replies (false, dev, N) && session_replies (true, host, N), "sessions");
-  size_t same = 0, tokens = 0;
-  for (int k = 0; k < N; k++) {
-    tokens += dev[k].n;
-    bool eq = dev[k].n == host[k].n &&
-              memcmp (dev[k].t, host[k].t, dev[k].n * sizeof (ke_token)) == 0;
-    same += eq;
-    KE_CHECK (eq, "reply %d: %zu tokens on the device path, %zu on the host path", k, dev[k].n,
-              host[k].n);
-  }
-  ke_tap_diag ("device vs host sampling: %zu of %d replies identical (%zu tokens)", same, N,
-               tokens);
-  KE_CHECK (tokens >= N * 30, "replies are long enough to mean something (%zu tokens)", tokens);
+  compare_sessions (tiny_dir, 10, 24, "tiny");
+}
+
+/* The same through the decode graph (head_dim 256): 4b width, 2 layers. */
+KE_TEST (session_device_sampling_wide)
+{
+  if (!have_gpu ())
+    KE_SKIP ("no CUDA device");
+  KE_REQUIRE (make_checkpoint (wide_dir, sizeof wide_dir, "wide", "4b", 2, 1), "checkpoint");
+  compare_sessions (wide_dir, 5, 8, "4b-wide 2 layers");
 }
 
 static void
@@ -512,6 +529,7 @@ main (int argc, char **argv)
     KE_TAP_ENTRY (wide_4b_two_layers),
     KE_TAP_ENTRY (bad_input_is_an_error),
     KE_TAP_ENTRY (session_device_sampling),
+    KE_TAP_ENTRY (session_device_sampling_wide),
   };
   int rc = ke_tap_run (argc, argv, tests, (int) (sizeof tests / sizeof tests[0]));
   cleanup ();
