@@ -199,19 +199,6 @@ attn_combine_kernel (ke_attn_decode_args a)
 {
   const int h = blockIdx.x, dim = threadIdx.x;
   ke_pdl_trigger ();
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  if (a.prefetch) { /* the next GEMV's weights, 16 KB per instruction */
-    const char *p = static_cast<const char *> (a.prefetch);
-    for (size_t off = ((size_t) h * blockDim.x + dim) * 16384; off < a.prefetch_bytes;
-         off += (size_t) gridDim.x * blockDim.x * 16384) {
-      const size_t left = a.prefetch_bytes - off;
-      const uint32_t n = (uint32_t) (left < 16384 ? left : 16384) & ~15u;
-      if (n)
-        asm volatile ("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p + off), "r"(n)
-                      : "memory");
-    }
-  }
-#endif
   ke_pdl_wait ();
   const int pos = *a.pos;
   if (pos < 0)
@@ -262,7 +249,6 @@ ke_cuda_attn_decode (const ke_attn_decode_args *args, void *stream, ke_error **e
                          args->capacity, args->window);
   if (args->q == NULL || args->k_cache == NULL || args->v_cache == NULL || args->pos == NULL ||
       args->workspace == NULL || args->o == NULL || !ke_is_aligned16 (args->q) ||
-      !ke_is_aligned16 (args->prefetch) ||
       !ke_is_aligned16 (args->k_cache) || !ke_is_aligned16 (args->v_cache))
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                          "decode attention: missing or misaligned pointer");

@@ -48,12 +48,6 @@ typedef struct cuda_backend {
   bool act_quant;     /* prefill GEMMs quantize activations per token (W8A8) */
   bool broken;        /* a device fault happened: every later call fails */
   cudaStream_t stream;
-  /* L2 prefetch of the first rows of the next GEMV while a short kernel whose reads hit L2
-   * runs (KESTREL_CUDA_PREFETCH: 0 off, 1 bulk, 2 per line; _MB: bytes per window) */
-  cudaStream_t side;
-  cudaEvent_t fork_ev, join_ev;
-  int prefetch_mode;
-  size_t prefetch_bytes;
   int H, I, nq, nkv, hd, qd, kvd, qkv_n, vocab, n_layers, window;
   float eps, attn_scale;
 

@@ -236,12 +236,6 @@ cuda_destroy (ke_backend *backend)
   ke_cuda_sampler_free (cb->sampler);
   if (cb->stream)
     cudaStreamDestroy (cb->stream);
-  if (cb->side)
-    cudaStreamDestroy (cb->side);
-  if (cb->fork_ev)
-    cudaEventDestroy (cb->fork_ev);
-  if (cb->join_ev)
-    cudaEventDestroy (cb->join_ev);
   ke_cpu_pool_free ((ke_cpu_pool *) cb->cpu_pool);
   free (cb);
 }
@@ -615,11 +609,12 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
   }
   if (!KE_CUDA_CHECK (cudaSetDevice (device), error))
     return NULL;
-  /* Programmatic dependent launch stays off unless KESTREL_CUDA_PDL=1: tests/gpu's
-   * pdl-chain test found a PDL chain differing from the serial run in some device runs
-   * (docs/performance.md), and the backend measured no speed difference with it. */
+  /* Programmatic dependent launch (sm_90+) is on unless KESTREL_CUDA_PDL=0: with device
+   * sampling it is worth ~7 % of decode speed (docs/cuda-notes.md).  (It was off while
+   * tests/gpu's pdl-chain test failed at times: that was the test's own race, a pageable
+   * cudaMemcpy on the legacy stream not yet landed when the non-blocking stream started.) */
   const char *pdl = getenv ("KESTREL_CUDA_PDL");
-  ke_cuda_set_pdl (pdl && strcmp (pdl, "1") == 0);
+  ke_cuda_set_pdl (!(pdl && strcmp (pdl, "0") == 0));
 
   cuda_backend *cb = (cuda_backend *) calloc (1, sizeof *cb);
   if (!cb) {
@@ -676,15 +671,7 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
     cuda_destroy (&cb->base);
     return NULL;
   }
-  const char *pf = getenv ("KESTREL_CUDA_PREFETCH"), *pf_mb = getenv ("KESTREL_CUDA_PREFETCH_MB");
-  cb->prefetch_mode = pf ? atoi (pf) : 1;
-  if (cb->prefetch_mode < 0 || cb->prefetch_mode > 2)
-    cb->prefetch_mode = 0;
-  cb->prefetch_bytes = (size_t) (pf_mb ? atof (pf_mb) * 1048576.0 : 4.0 * 1048576.0) & ~(size_t) 15;
   if (!KE_CUDA_CHECK (cudaStreamCreateWithFlags (&cb->stream, cudaStreamNonBlocking), error) ||
-      !KE_CUDA_CHECK (cudaStreamCreateWithFlags (&cb->side, cudaStreamNonBlocking), error) ||
-      !KE_CUDA_CHECK (cudaEventCreateWithFlags (&cb->fork_ev, cudaEventDisableTiming), error) ||
-      !KE_CUDA_CHECK (cudaEventCreateWithFlags (&cb->join_ev, cudaEventDisableTiming), error) ||
       !upload_weights (cb, config, weights, error) || !alloc_buffers (cb, error)) {
     cuda_destroy (&cb->base);
     return NULL;

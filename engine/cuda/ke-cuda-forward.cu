@@ -150,42 +150,11 @@ sample_on_device (cuda_backend *cb, cuda_kv *kv, const ke_sample_request *req, k
 
 /* ---- decode step ---------------------------------------------------------------------- */
 
-/* Forks a branch off the stream that prefetches `r` into L2 (ke-cuda-prefetch.cu). */
-static bool
-fork_prefetch (cuda_backend *cb, const ke_prefetch_ranges *r, bool *forked, ke_error **error)
-{
-  *forked = true;
-  return KE_CUDA_CHECK (cudaEventRecord (cb->fork_ev, cb->stream), error) &&
-         KE_CUDA_CHECK (cudaStreamWaitEvent (cb->side, cb->fork_ev, 0), error) &&
-         ke_cuda_prefetch_l2 (r, cb->prefetch_mode, cb->side, error);
-}
-
-/* The first rows of a weight matrix, within cb->prefetch_bytes; for gate+up the first rows
- * of gate and of up (the GeGLU GEMV's first blocks read both). */
-static void
-head_rows (const cuda_backend *cb, const cuda_linear *lin, bool geglu, ke_prefetch_ranges *r)
-{
-  memset (r, 0, sizeof *r);
-  size_t row = (size_t) lin->in, half = (size_t) lin->out / 2;
-  size_t rows = cb->prefetch_bytes / (geglu ? 2 * row : row);
-  if (rows > (geglu ? half : (size_t) lin->out))
-    rows = geglu ? half : (size_t) lin->out;
-  r->ptr[0] = lin->w;
-  r->bytes[0] = rows * row;
-  if (geglu) {
-    r->ptr[1] = lin->w + half * row;
-    r->bytes[1] = rows * row;
-  }
-}
-
 /* One token: id at cb->d_ids[0], position at cb->d_pos[0]; logits → cb->logits. */
 static bool
 record_decode_step (cuda_backend *cb, cuda_kv *kv, ke_error **error)
 {
   const int H = cb->H;
-  const bool pf = cb->prefetch_mode != 0;
-  bool forked = false;
-  ke_prefetch_ranges pr;
   ke_norm_out xb_out = { cb->xb, NULL, NULL };
   if (!ke_cuda_embed (cb->d_ids, 1, cb->embed, cb->vocab, H, cb->h, NULL, cb->stream, error) ||
       !ke_cuda_rmsnorm (cb->h, cb->layers[0].norm_in, 1, H, cb->eps, &xb_out, cb->stream, error))
@@ -201,42 +170,22 @@ record_decode_step (cuda_backend *cb, cuda_kv *kv, ke_error **error)
                                 * window cannot hide any of them */
                                L->sliding && cb->window < kv->cap[l] ? cb->window : 0,
                                cb->attn_scale, 64,
-                               cb->attn_ws, cb->att, NULL, 0 };
-    if (pf) { /* o_proj's first rows, from the combine kernel */
-      size_t o_bytes = (size_t) L->o.out * L->o.in;
-      aa.prefetch = L->o.w;
-      aa.prefetch_bytes = o_bytes < cb->prefetch_bytes ? o_bytes : cb->prefetch_bytes;
-    }
+                               cb->attn_ws, cb->att };
     const uint16_t *next = l + 1 < cb->n_layers ? cb->layers[l + 1].norm_in : cb->final_norm;
-    /* While a residual norm runs (its reads are L2 hits, DRAM is idle), a forked branch
-     * prefetches the first rows of the GEMV after it. */
-    if (pf)
-      head_rows (cb, &L->gate_up, true, &pr);
     if (!gemv (cb, &L->qkv, cb->xb, KE_GEMV_BF16, cb->qkv, KE_GEMV_F32, KE_GEMV_EPI_NONE, error) ||
         !ke_cuda_qk_norm_rope (&ra, cb->stream, error) ||
         !ke_cuda_attn_decode (&aa, cb->stream, error) ||
         !gemv (cb, &L->o, cb->att, KE_GEMV_BF16, cb->y, KE_GEMV_F32, KE_GEMV_EPI_NONE, error) ||
-        (pf && !fork_prefetch (cb, &pr, &forked, error)) ||
         !ke_cuda_residual_norm (cb->h, cb->y, L->norm_post_attn, L->norm_pre_ff, 1, H, cb->eps,
                                 &xb_out, cb->stream, error) ||
         !gemv (cb, &L->gate_up, cb->xb, KE_GEMV_BF16, cb->gemm_out, KE_GEMV_BF16,
                KE_GEMV_EPI_GEGLU, error) ||
         !gemv (cb, &L->down, cb->gemm_out, KE_GEMV_BF16, cb->y, KE_GEMV_F32, KE_GEMV_EPI_NONE,
-               error))
-      return false;
-    if (pf && l + 1 < cb->n_layers) { /* the next layer's q/k/v */
-      head_rows (cb, &cb->layers[l + 1].qkv, false, &pr);
-      if (!fork_prefetch (cb, &pr, &forked, error))
-        return false;
-    }
-    if (!ke_cuda_residual_norm (cb->h, cb->y, L->norm_post_ff, next, 1, H, cb->eps, &xb_out,
+               error) ||
+        !ke_cuda_residual_norm (cb->h, cb->y, L->norm_post_ff, next, 1, H, cb->eps, &xb_out,
                                 cb->stream, error))
       return false;
   }
-  /* join the prefetch branch (a captured graph must end on its origin stream) */
-  if (forked && (!KE_CUDA_CHECK (cudaEventRecord (cb->join_ev, cb->side), error) ||
-                 !KE_CUDA_CHECK (cudaStreamWaitEvent (cb->stream, cb->join_ev, 0), error)))
-    return false;
   return lm_head (cb, cb->xb, error);
 }
 

@@ -150,28 +150,11 @@ typedef struct ke_attn_decode_args {
   int n_splits;
   float *workspace; /* ke_cuda_attn_decode_workspace_floats() floats */
   uint16_t *o;
-  /* Optional: bytes that the next kernel will stream (16-byte aligned), prefetched into L2
-   * by the combine kernel (sm_90+), whose own reads are L2 hits: DRAM is idle then. */
-  const void *prefetch;
-  size_t prefetch_bytes;
 } ke_attn_decode_args;
 
 #define KE_ATTN_DECODE_MAX_SPLITS 256
 size_t ke_cuda_attn_decode_workspace_floats (int n_q, int head_dim, int n_splits);
 bool ke_cuda_attn_decode (const ke_attn_decode_args *args, void *stream, ke_error **error);
-
-/* ---- L2 prefetch (ke-cuda-prefetch.cu) ---------------------------------------------------
- * Hints that ranges of device memory will be read soon (16-byte aligned; sizes are rounded
- * down to 16 bytes per chunk).  mode 1: cp.async.bulk.prefetch.L2 on sm_90+ (per-line
- * prefetch elsewhere), mode 2: prefetch.global.L2 per 128-byte line.  Writes nothing. */
-#define KE_PREFETCH_MAX_RANGES 4
-typedef struct ke_prefetch_ranges {
-  const void *ptr[KE_PREFETCH_MAX_RANGES]; /* NULL: unused */
-  size_t bytes[KE_PREFETCH_MAX_RANGES];
-} ke_prefetch_ranges;
-
-bool ke_cuda_prefetch_l2 (const ke_prefetch_ranges *ranges, int mode, void *stream,
-                          ke_error **error);
 
 /* ---- next-token selection (ke-cuda-sample.cu) --------------------------------------------
  *

@@ -79,7 +79,7 @@ bench_attention (void)
     double us = time_graph ([&] {
       for (int i = 0; i < launches; i++) {
         ke_attn_decode_args a = { q, ks[i % copies], vs[i % copies], pos, NQ, NKV, HD, cap,
-                                  c.window, 1.0f / 16.0f, c.splits, ws, o, NULL, 0 };
+                                  c.window, 1.0f / 16.0f, c.splits, ws, o };
         KE ([&] (ke_error **e) { return ke_cuda_attn_decode (&a, g_stream, e); });
       }
     }, launches);
@@ -153,7 +153,7 @@ bench_decode_step (int ctx, bool w8a8)
                           ly.k, ly.v, ly.cap };
       KE ([&] (ke_error **e) { return ke_cuda_qk_norm_rope (&ra, g_stream, e); });
       ke_attn_decode_args aa = { q, ly.k, ly.v, pos, NQ, NKV, HD, ly.cap, ly.window,
-                                 1.0f / 16.0f, 64, ws, attn, NULL, 0 };
+                                 1.0f / 16.0f, 64, ws, attn };
       KE ([&] (ke_error **e) { return ke_cuda_attn_decode (&aa, g_stream, e); });
       ke_gemv_args g2 = { HIDDEN, NQ * HD, KE_GEMV_FP8, ly.o, ly.s_o, KE_GEMV_BF16, attn, NULL,
                           KE_GEMV_F32, y, NULL, 0, KE_GEMV_EPI_NONE, 0 };
