@@ -18,9 +18,6 @@
  * top-p / min-p cuts and the draw.  Logits are never modified; only the token (and, for
  * tests, the candidate count) is written.  Everything is stream-ordered and capturable.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include <cub/device/device_radix_sort.cuh>
 
 #include "ke-cuda-common.cuh"
@@ -32,10 +29,8 @@ struct ke_cuda_sampler {
   int32_t *ids, *ids_sorted;         /* [vocab]; ids = 0 .. vocab - 1 */
   unsigned long long *best;          /* [1] greedy argmax, 0 between runs */
   int32_t *info;                     /* [1] candidates kept by the last stochastic run */
-  uint32_t *hist;                    /* [2048] top-k select histogram, 0 between runs */
   void *sort_tmp;
   size_t sort_tmp_bytes;
-  bool full_sort; /* always sort the whole vocabulary (KESTREL_CUDA_SAMPLER_FULL_SORT=1) */
 };
 
 struct ke_cuda_token_sets {
@@ -50,7 +45,6 @@ namespace {
 
 constexpr int PREP_THREADS = 256;
 constexpr int FINISH_THREADS = 1024;
-constexpr int TOPK_MAX = 2048; /* top_k up to this skips the full sort */
 
 /* Order-preserving map float → uint32 (larger float, larger integer). */
 __device__ __forceinline__ uint32_t
@@ -84,16 +78,10 @@ __global__ void __launch_bounds__ (PREP_THREADS)
 prep_kernel (const float *__restrict__ logits, int vocab, float softcap,
              const uint32_t *ctx_stamp, uint32_t ctx_gen, float repetition,
              const uint32_t *gen_stamp, uint32_t gen_gen, float presence, float temperature,
-             bool greedy, float *__restrict__ keys, unsigned long long *best, uint32_t *hist)
+             bool greedy, float *__restrict__ keys, unsigned long long *best)
 {
-  __shared__ uint32_t sh[2048];
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   unsigned long long mine = 0;
-  if (hist) {
-    for (int b = threadIdx.x; b < 2048; b += blockDim.x)
-      sh[b] = 0;
-    __syncthreads ();
-  }
   if (i < vocab) {
     float v = logits[i];
     if (softcap > 0.0f)
@@ -107,14 +95,6 @@ prep_kernel (const float *__restrict__ logits, int vocab, float softcap,
       mine = ((unsigned long long) orderable (v) << 32) | (0xffffffffu - (uint32_t) i);
     else
       keys[i] = v / temperature;
-    if (hist) /* the top 11 orderable bits, for the top-k select */
-      atomicAdd (&sh[orderable (keys[i]) >> 21], 1u);
-  }
-  if (hist) {
-    __syncthreads ();
-    for (int b = threadIdx.x; b < 2048; b += blockDim.x)
-      if (sh[b])
-        atomicAdd (&hist[b], sh[b]);
   }
   if (greedy) {
 #pragma unroll
@@ -170,9 +150,9 @@ block_scan (double v, double *total)
 }
 
 /* One block: softmax over the first n sorted candidates, top-p, min-p, the draw. */
-__device__ void
-finish_block (const float *keys, const int32_t *ids, int n, float top_p, float min_p,
-              double u, float *probs, int32_t *token, int32_t *info)
+__global__ void __launch_bounds__ (FINISH_THREADS)
+finish_kernel (const float *__restrict__ keys, const int32_t *__restrict__ ids, int n,
+               float top_p, float min_p, double u, float *probs, int32_t *token, int32_t *info)
 {
   __shared__ int cut;
   const int t = threadIdx.x;
@@ -263,146 +243,6 @@ finish_block (const float *keys, const int32_t *ids, int n, float top_p, float m
   }
 }
 
-__global__ void __launch_bounds__ (FINISH_THREADS)
-finish_kernel (const float *__restrict__ keys, const int32_t *__restrict__ ids, int n,
-               float top_p, float min_p, double u, float *probs, int32_t *token, int32_t *info)
-{
-  finish_block (keys, ids, n, top_p, min_p, u, probs, token, info);
-}
-
-/* ---- top-k without sorting the vocabulary (0 < top_k <= TOPK_MAX) ----------------------
- * The k-th largest key is found by a radix select on its orderable bits (11 + 11 + 10): a
- * histogram of the top 11 bits (built by prep_kernel), then, inside one block, histograms of
- * the next bits among the keys that share the prefix.  The candidates are the keys above that
- * threshold T plus, of the keys equal to T, the lowest ids (the CPU's tie order); they are
- * sorted by (key desc, id asc) in shared memory and handed to finish_block. */
-
-__device__ __forceinline__ float
-from_orderable (uint32_t o)
-{
-  return __uint_as_float ((o & 0x80000000u) ? (o & 0x7fffffffu) : ~o);
-}
-
-/* The bin holding the need-th largest key (need >= 1) among h[0..nbins), counting from the
- * top; *above gets the count in higher bins.  nbins <= 2 · FINISH_THREADS. */
-__device__ void
-find_bin (const uint32_t *h, int nbins, uint32_t need, int *bin, uint32_t *above)
-{
-  const int t = threadIdx.x;
-  /* thread t owns bins nbins-1-2t and nbins-2-2t (higher first) */
-  const int b0 = nbins - 1 - 2 * t, b1 = b0 - 1;
-  const uint32_t c0 = b0 >= 0 ? h[b0] : 0, c1 = b1 >= 0 ? h[b1] : 0;
-  double total;
-  const uint32_t before = (uint32_t) block_scan ((double) c0 + c1, &total);
-  if (b0 >= 0 && before < need && before + c0 >= need) {
-    *bin = b0;
-    *above = before;
-  } else if (b1 >= 0 && before + c0 < need && before + c0 + c1 >= need) {
-    *bin = b1;
-    *above = before + c0;
-  }
-  __syncthreads ();
-}
-
-__global__ void __launch_bounds__ (FINISH_THREADS)
-topk_kernel (const float *__restrict__ keys, int vocab, int k, uint32_t *hist1, float top_p,
-             float min_p, double u, float *keys_out, int32_t *ids_out, float *probs,
-             int32_t *token, int32_t *info)
-{
-  __shared__ uint32_t h[2048];
-  __shared__ unsigned long long cand[TOPK_MAX];
-  __shared__ int s_bin;
-  __shared__ uint32_t s_above, s_gt;
-  const int t = threadIdx.x, T = blockDim.x;
-
-  /* level 1: the prep kernel's histogram of bits 31..21; cleared for the next run */
-  for (int i = t; i < 2048; i += T) {
-    h[i] = hist1[i];
-    hist1[i] = 0;
-  }
-  __syncthreads ();
-  find_bin (h, 2048, (uint32_t) k, &s_bin, &s_above);
-  const uint32_t p1 = (uint32_t) s_bin;
-  uint32_t need = (uint32_t) k - s_above;
-  /* level 2: bits 20..10 of the keys in bin p1 */
-  for (int i = t; i < 2048; i += T)
-    h[i] = 0;
-  __syncthreads ();
-  for (int i = t; i < vocab; i += T) {
-    const uint32_t o = orderable (keys[i]);
-    if ((o >> 21) == p1)
-      atomicAdd (&h[(o >> 10) & 2047u], 1u);
-  }
-  __syncthreads ();
-  find_bin (h, 2048, need, &s_bin, &s_above);
-  const uint32_t p2 = (p1 << 11) | (uint32_t) s_bin;
-  need -= s_above;
-  /* level 3: bits 9..0 of the keys with prefix p2 */
-  for (int i = t; i < 2048; i += T)
-    h[i] = 0;
-  __syncthreads ();
-  for (int i = t; i < vocab; i += T) {
-    const uint32_t o = orderable (keys[i]);
-    if ((o >> 10) == p2)
-      atomicAdd (&h[o & 1023u], 1u);
-  }
-  __syncthreads ();
-  find_bin (h, 1024, need, &s_bin, &s_above);
-  const uint32_t thr = (p2 << 10) | (uint32_t) s_bin;
-  const uint32_t take_eq = need - s_above; /* keys equal to thr to take, lowest ids first */
-  const uint32_t n_gt = (uint32_t) k - take_eq;
-
-  /* candidates: contiguous chunks, so that the equal keys are taken in id order */
-  if (t == 0)
-    s_gt = 0;
-  const int chunk = (vocab + T - 1) / T;
-  const int lo = min (vocab, t * chunk), hi = min (vocab, lo + chunk);
-  uint32_t eq = 0;
-  for (int i = lo; i < hi; i++)
-    eq += orderable (keys[i]) == thr;
-  double unused;
-  uint32_t eq_rank = (uint32_t) block_scan ((double) eq, &unused); /* also a barrier */
-  for (int i = lo; i < hi; i++) {
-    const uint32_t o = orderable (keys[i]);
-    const unsigned long long c = ((unsigned long long) o << 32) | (0xffffffffu - (uint32_t) i);
-    if (o > thr) {
-      cand[atomicAdd (&s_gt, 1u)] = c;
-    } else if (o == thr) {
-      if (eq_rank < take_eq)
-        cand[n_gt + eq_rank] = c;
-      eq_rank++;
-    }
-  }
-  int P = 1;
-  while (P < k)
-    P <<= 1;
-  for (int i = k + t; i < P; i += T)
-    cand[i] = 0; /* below every real candidate */
-  __syncthreads ();
-  /* bitonic sort, ascending */
-  for (int size = 2; size <= P; size <<= 1)
-    for (int stride = size >> 1; stride > 0; stride >>= 1) {
-      for (int i = t; i < P; i += T) {
-        const int j = i ^ stride;
-        if (j > i) {
-          const unsigned long long a = cand[i], b = cand[j];
-          if (((i & size) == 0) ? a > b : a < b) {
-            cand[i] = b;
-            cand[j] = a;
-          }
-        }
-      }
-      __syncthreads ();
-    }
-  for (int r = t; r < k; r += T) {
-    const unsigned long long c = cand[P - 1 - r];
-    keys_out[r] = from_orderable ((uint32_t) (c >> 32));
-    ids_out[r] = (int32_t) (0xffffffffu - (uint32_t) (c & 0xffffffffu));
-  }
-  __syncthreads ();
-  finish_block (keys_out, ids_out, k, top_p, min_p, u, probs, token, info);
-}
-
 } // namespace
 
 /* ---- sampler --------------------------------------------------------------------------- */
@@ -419,7 +259,6 @@ ke_cuda_sampler_free (ke_cuda_sampler *s)
   cudaFree (s->ids_sorted);
   cudaFree (s->best);
   cudaFree (s->info);
-  cudaFree (s->hist);
   cudaFree (s->sort_tmp);
   free (s);
 }
@@ -437,8 +276,6 @@ ke_cuda_sampler_new (int vocab, ke_error **error)
     return NULL;
   }
   s->vocab = vocab;
-  const char *fs = getenv ("KESTREL_CUDA_SAMPLER_FULL_SORT");
-  s->full_sort = fs && strcmp (fs, "1") == 0;
   size_t n = (size_t) vocab;
   bool ok = KE_CUDA_CHECK (cudaMalloc (&s->keys, n * 4), error) &&
             KE_CUDA_CHECK (cudaMalloc (&s->keys_sorted, n * 4), error) &&
@@ -448,8 +285,6 @@ ke_cuda_sampler_new (int vocab, ke_error **error)
             KE_CUDA_CHECK (cudaMalloc (&s->best, sizeof *s->best), error) &&
             KE_CUDA_CHECK (cudaMalloc (&s->info, sizeof *s->info), error) &&
             KE_CUDA_CHECK (cudaMemset (s->best, 0, sizeof *s->best), error) &&
-            KE_CUDA_CHECK (cudaMalloc (&s->hist, 2048 * sizeof (uint32_t)), error) &&
-            KE_CUDA_CHECK (cudaMemset (s->hist, 0, 2048 * sizeof (uint32_t)), error) &&
             KE_CUDA_CHECK (cub::DeviceRadixSort::SortPairsDescending (
                              NULL, s->sort_tmp_bytes, s->keys, s->keys_sorted, s->ids,
                              s->ids_sorted, vocab), error) &&
@@ -482,22 +317,14 @@ ke_cuda_sampler_run (ke_cuda_sampler *s, const ke_cuda_token_sets *sets, const f
   const bool greedy = !(p->temperature > 0.0f);
   const bool rep = p->repetition_penalty > 0.0f && p->repetition_penalty != 1.0f && sets;
   const bool pres = p->presence_penalty != 0.0f && sets;
-  const bool topk = !greedy && p->top_k > 0 && p->top_k <= TOPK_MAX && p->top_k < vocab &&
-                    !s->full_sort;
   prep_kernel<<<(vocab + PREP_THREADS - 1) / PREP_THREADS, PREP_THREADS, 0, st>>> (
     logits, vocab, p->softcap, rep ? sets->stamp[0] : NULL, rep ? sets->gen[0] : 0,
     p->repetition_penalty, pres ? sets->stamp[1] : NULL, pres ? sets->gen[1] : 0,
-    p->presence_penalty, p->temperature, greedy, s->keys, s->best, topk ? s->hist : NULL);
+    p->presence_penalty, p->temperature, greedy, s->keys, s->best);
   if (!KE_LAUNCH_CHECK (error))
     return false;
   if (greedy) {
     greedy_take_kernel<<<1, 1, 0, st>>> (s->best, token);
-    return KE_LAUNCH_CHECK (error);
-  }
-  if (topk) {
-    topk_kernel<<<1, FINISH_THREADS, 0, st>>> (s->keys, vocab, p->top_k, s->hist, p->top_p,
-                                               p->min_p, p->u, s->keys_sorted, s->ids_sorted,
-                                               s->probs, token, s->info);
     return KE_LAUNCH_CHECK (error);
   }
   size_t tmp_bytes = s->sort_tmp_bytes;

@@ -10,8 +10,7 @@
 #   4. compute-sanitizer memcheck over full prefills + decodes: the session tests on a
 #      4b-wide 2-layer checkpoint (W8A8 prefill through cuBLASLt, the decode graph, device
 #      sampling) and on the tiny one (batch path), and the device sampler test;
-#   5. (--sweep) context 512 only: programmatic dependent launch off / on; the device
-#      sampler's full sort forced / its top-k select (the default for top_k <= 2048).
+#   5. (--sweep) context 512 only, twice each: programmatic dependent launch off / on.
 # Logs go to --out (default $OUT); a short table is printed last.
 #
 #   bash tests/gpu/run-decode-device.sh [--out DIR] [--sweep] [--no-tests]
@@ -95,9 +94,8 @@ else
 fi
 echo "memcheck: $(( $(date +%s) - t0 )) s"
 
-if [ "$sweep" = 1 ]; then # context 512 only: PDL off / on; the sampler's full sort / top-k select
-  for v in "KESTREL_CUDA_PDL=0" "KESTREL_CUDA_PDL=1" "KESTREL_CUDA_SAMPLER_FULL_SORT=1" \
-           "KESTREL_CUDA_SAMPLER_FULL_SORT=0"; do
+if [ "$sweep" = 1 ]; then # context 512 only: programmatic dependent launch off / on, twice
+  for v in "KESTREL_CUDA_PDL=0" "KESTREL_CUDA_PDL=1" "KESTREL_CUDA_PDL=0" "KESTREL_CUDA_PDL=1"; do
     echo "== quick $v" >>"$out/bench.txt"
     env $v "$cli" bench --model "$ckpt" --backend cuda --quick 2>&1 | grep -E "^  context" \
       >>"$out/bench.txt"
