@@ -56,6 +56,7 @@ kestrel_request_free (KestrelRequest *request)
   g_clear_object (&request->task);
   g_free (request->model_dir);
   g_free (request->replay_script);
+  g_clear_pointer (&request->gpus, g_array_unref);
   g_free (request->conversation_id);
   g_clear_pointer (&request->turns, g_ptr_array_unref);
   g_clear_pointer (&request->feed, _kestrel_generation_feed_unref);
@@ -193,6 +194,12 @@ handle_load (KestrelEngineWorker *worker,
 
   ke_model_options_init (&options);
   options.device = MAX (request->gpu_index, 0);
+  if (request->gpus != NULL && request->gpus->len > 0)
+    {
+      /* Several GPUs share the model (tensor parallelism); one is just that GPU. */
+      options.devices = (const int *) request->gpus->data;
+      options.n_devices = request->gpus->len;
+    }
   options.max_context = request->max_context;
   switch (request->backend)
     {
@@ -215,11 +222,26 @@ handle_load (KestrelEngineWorker *worker,
   worker->progress (0.0, _("Opening the model"), worker->progress_data);
   worker->model = ke_model_open (request->model_dir, &options, load_progress_cb, &lp, &ke_err);
 
+  /* Several GPUs that cannot share the model: the first of them alone, visibly. */
+  if (worker->model == NULL && options.n_devices > 1 && ke_err != NULL &&
+      (ke_err->code == KE_ERROR_UNSUPPORTED || ke_err->code == KE_ERROR_NO_DEVICE ||
+       ke_err->code == KE_ERROR_INVALID_ARGUMENT))
+    {
+      result->notice = g_strdup_printf (_("The selected GPUs cannot share the model (%s) — using GPU %d only"),
+                                        ke_err->message, options.devices[0]);
+      g_clear_pointer (&ke_err, ke_error_free);
+      options.device = options.devices[0];
+      options.devices = NULL;
+      options.n_devices = 0;
+      worker->model = ke_model_open (request->model_dir, &options, load_progress_cb, &lp, &ke_err);
+    }
+
   /* AUTO: a GPU that exists but cannot take the model falls back to the CPU, visibly. */
   if (worker->model == NULL && request->backend == KESTREL_BACKEND_AUTO && ke_err != NULL &&
       (ke_err->code == KE_ERROR_NO_DEVICE || ke_err->code == KE_ERROR_DEVICE_MEMORY ||
        ke_err->code == KE_ERROR_UNSUPPORTED || ke_err->code == KE_ERROR_DEVICE))
     {
+      g_free (result->notice);
       result->notice = g_strdup_printf (_("The GPU could not be used (%s) — using the CPU, which is much slower"),
                                         ke_err->message);
       g_clear_pointer (&ke_err, ke_error_free);

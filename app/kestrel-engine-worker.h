@@ -36,6 +36,7 @@ typedef struct
   int                      gpu_index;       /* LOAD */
   guint                    max_context;     /* LOAD: 0 = the model's (capped by the engine) */
   char                    *replay_script;   /* LOAD with KESTREL_BACKEND_REPLAY */
+  GArray                  *gpus;            /* LOAD: int CUDA indices sharing the model, or NULL */
   char                    *conversation_id; /* GENERATE, FORGET */
   GPtrArray               *turns;           /* GENERATE, COUNT_TOKENS: KestrelChatTurn */
   KestrelSamplingSettings  settings;        /* GENERATE */

@@ -14,6 +14,7 @@
 
 #include "kestrel-engine.h"
 #include "kestrel-engine-worker.h"
+#include "ke-engine.h"
 
 struct _KestrelEngine
 {
@@ -28,6 +29,7 @@ struct _KestrelEngine
   guint                context_length;
   guint                load_serial;
   char                *replay_script;
+  GArray              *gpus;          /* int; NULL or empty: the gpu_index of each load */
 
   /* Progress shared with the worker thread. */
   GMutex               progress_mutex;
@@ -250,6 +252,8 @@ kestrel_engine_load_async (KestrelEngine        *self,
   request->gpu_index = gpu_index;
   request->max_context = max_context;
   request->replay_script = g_strdup (self->replay_script);
+  if (self->gpus != NULL && self->gpus->len > 0)
+    request->gpus = g_array_copy (self->gpus);
   kestrel_engine_worker_push (self->worker, request);
 }
 
@@ -271,6 +275,58 @@ kestrel_engine_set_replay_script (KestrelEngine *self,
 
   g_free (self->replay_script);
   self->replay_script = g_strdup (path);
+}
+
+void
+kestrel_engine_set_gpus (KestrelEngine *self,
+                         const int     *indices,
+                         gsize          n_indices)
+{
+  g_return_if_fail (KESTREL_IS_ENGINE (self));
+  g_return_if_fail (indices != NULL || n_indices == 0);
+
+  g_clear_pointer (&self->gpus, g_array_unref);
+  if (n_indices == 0)
+    return;
+  self->gpus = g_array_sized_new (FALSE, FALSE, sizeof (int), (guint) n_indices);
+  g_array_append_vals (self->gpus, indices, (guint) n_indices);
+}
+
+GArray *
+kestrel_gpu_list_parse (const char  *text,
+                        GError     **error)
+{
+  int indices[8]; /* the most GPUs one model can be shared by */
+  ke_error *ke_err = NULL;
+  g_autoptr(GArray) list = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autofree char *stripped = g_strstrip (g_strdup (text != NULL ? text : ""));
+  size_t n;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (stripped[0] == '\0')
+    return g_steal_pointer (&list);
+  n = ke_parse_device_list (stripped, indices, G_N_ELEMENTS (indices), &ke_err);
+  if (n == 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           ke_err != NULL ? ke_err->message : _("Not a list of GPUs"));
+      ke_error_free (ke_err);
+      return NULL;
+    }
+  g_array_append_vals (list, indices, (guint) n);
+  return g_steal_pointer (&list);
+}
+
+char *
+kestrel_gpu_list_format (const int *indices,
+                         gsize      n_indices)
+{
+  GString *text = g_string_new (NULL);
+
+  for (gsize i = 0; i < n_indices; i++)
+    g_string_append_printf (text, "%s%d", i > 0 ? "," : "", indices[i]);
+  return g_string_free (text, FALSE);
 }
 
 void
@@ -436,6 +492,7 @@ kestrel_engine_finalize (GObject *object)
   g_free (self->progress_stage);
   g_free (self->load_stage);
   g_free (self->replay_script);
+  g_clear_pointer (&self->gpus, g_array_unref);
   g_clear_error (&self->error);
   g_mutex_clear (&self->progress_mutex);
 

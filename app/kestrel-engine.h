@@ -65,6 +65,20 @@ void                kestrel_engine_unload             (KestrelEngine        *sel
 /* The script KESTREL_BACKEND_REPLAY loads: {"replies": ["model turn 1", …]} (ke-engine.h). */
 void                kestrel_engine_set_replay_script  (KestrelEngine        *self,
                                                        const char           *path);
+/* The CUDA GPUs that share the model from the next load on (tensor parallelism,
+ * docs/tensor-parallel.md); none (the default) = the gpu_index of each load, one = that
+ * GPU.  GPUs that cannot share it make an AUTO load use the first of them alone, with a
+ * notice. */
+void                kestrel_engine_set_gpus           (KestrelEngine        *self,
+                                                       const int            *indices,
+                                                       gsize                 n_indices);
+/* A GPU list as the preferences and kestrel-cli --gpus take it ("0,1"): an array of int,
+ * or NULL with G_IO_ERROR_INVALID_ARGUMENT saying what is wrong.  "" is the empty list. */
+GArray             *kestrel_gpu_list_parse            (const char           *text,
+                                                       GError              **error);
+/* "0,1" for {0, 1}. */
+char               *kestrel_gpu_list_format           (const int            *indices,
+                                                       gsize                 n_indices);
 
 /* Starts a reply to `turns` (the whole conversation; the engine reuses what it has
  * cached for `conversation_id` and reads only what changed).  Returns the reply; watch

@@ -5,7 +5,7 @@
  * walks its index in rowid order and stops at the limit, so even a word found in every message
  * answers in about a millisecond, where ranking by bm25 would score every match first.
  *
- * A prefix longer than the prefix indexes (2 to 5 characters) is different: FTS5 merges the
+ * A prefix longer than the prefix indexes (2 to 8 characters) is different: FTS5 merges the
  * posting lists of every matching term in memory before the first row, which for a very
  * common word costs ~100 ms on a million messages. So the last word is first searched as a
  * whole word; only when that gives fewer than @limit hits is it searched as a prefix. Whole-

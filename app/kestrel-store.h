@@ -36,7 +36,7 @@ typedef enum
 } KestrelExportFormat;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define KESTREL_STORE_SCHEMA_VERSION 3
+#define KESTREL_STORE_SCHEMA_VERSION 4
 
 #define KESTREL_TYPE_STORE (kestrel_store_get_type ())
 

@@ -16,6 +16,8 @@
 #include "ke-backend.h"
 #if KE_HAVE_CUDA
 #include "ke-cuda.h"
+#include "ke-comm.h"
+#include "ke-tp-cuda.h"
 #endif
 
 /* Contexts above this need an explicit max_context (the KV cache grows with it). */
@@ -39,6 +41,44 @@ ke_model_options_init (ke_model_options *options)
   memset (options, 0, sizeof *options);
   options->backend = KE_BACKEND_AUTO;
 }
+
+#if KE_HAVE_CUDA
+/* The CUDA backend on options->device, or on the GPUs of options->devices.  Several GPUs
+ * are checked as tensor parallelism needs them (heads divisible, GPUs present and alike,
+ * NCCL loadable), then refused: the CUDA forward is not split over ranks yet
+ * (docs/tensor-parallel.md says what remains). */
+static ke_backend *
+cuda_backend_new (const ke_config *config, const ke_weights *weights,
+                  const ke_model_options *options, ke_error **error)
+{
+  if (options->tensor_parallel > 1) {
+    ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
+                  "tensor_parallel is for the CPU backend; on the GPU, list the GPUs that "
+                  "share the model in devices.");
+    return NULL;
+  }
+  if (options->n_devices <= 1) {
+    ke_model_options one = *options;
+    if (options->n_devices == 1) {
+      if (!options->devices) {
+        ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "n_devices is 1 but devices is NULL.");
+        return NULL;
+      }
+      one.device = options->devices[0];
+    }
+    return ke_cuda_backend_new (config, weights, &one, error);
+  }
+  ke_tp_plan plan;
+  ke_tp_device infos[KE_TP_MAX_RANKS];
+  if (!ke_tp_cuda_check (config, options->devices, options->n_devices, &plan, infos, error) ||
+      !ke_nccl_available (NULL, error))
+    return NULL;
+  ke_set_error (error, KE_ERROR_UNSUPPORTED,
+                "Sharing the model over %zu GPUs (tensor parallelism) is not implemented in the "
+                "CUDA backend yet; choose one GPU.", options->n_devices);
+  return NULL;
+}
+#endif
 
 ke_model *
 ke_model_new_internal (const ke_config *config, const ke_weights *weights,
@@ -70,7 +110,7 @@ ke_model_new_internal (const ke_config *config, const ke_weights *weights,
      * does).  The CPU without a GPU or without CUDA in the build. */
 #if KE_HAVE_CUDA
     if (ke_cuda_device_count () > 0) {
-      model->backend = ke_cuda_backend_new (config, weights, options, error);
+      model->backend = cuda_backend_new (config, weights, options, error);
       break;
     }
 #endif
@@ -78,7 +118,7 @@ ke_model_new_internal (const ke_config *config, const ke_weights *weights,
     break;
   case KE_BACKEND_CUDA:
 #if KE_HAVE_CUDA
-    model->backend = ke_cuda_backend_new (config, weights, options, error);
+    model->backend = cuda_backend_new (config, weights, options, error);
 #else
     ke_set_error (error, KE_ERROR_UNSUPPORTED,
                   "The CUDA backend is not part of this build; use the CPU backend.");
@@ -94,6 +134,8 @@ ke_model_new_internal (const ke_config *config, const ke_weights *weights,
   if (!model->backend)
     goto fail;
 
+  model->options.devices = NULL; /* borrowed: not valid after this call */
+  model->options.n_devices = 0;
   model->owner = owner;
   model->owner_free = owner_free;
   model->tokenizer = tokenizer;

@@ -9,6 +9,11 @@
  * last token comes <end_of_turn>.  Everything above the backend — sessions, prefix reuse,
  * the sampler, the eos handling, the engine worker, streaming — runs for real, which is
  * what end-to-end tests of the app need from a model that can, say, call tools.
+ *
+ * The script may also say "device_sessions": N — the replay "device" then holds at most N
+ * sessions' caches and answers KE_ERROR_DEVICE_MEMORY for one more, as the CUDA backend
+ * does when a KV cache does not fit in GPU memory.  That lets the app's session eviction
+ * be tested on machines without a GPU.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +37,8 @@ typedef struct {
   size_t n_replies;
   token_run turn_start;   /* "<start_of_turn>model\n" */
   ke_token end_of_turn;
+  int64_t device_sessions; /* caches that fit on the simulated device; < 0: no limit */
+  int64_t live_sessions;
 } replay_backend;
 
 struct ke_kv_cache {
@@ -53,6 +60,13 @@ replay_destroy (ke_backend *backend)
 static ke_kv_cache *
 replay_kv_new (ke_backend *backend, uint32_t capacity, ke_error **error)
 {
+  replay_backend *r = (replay_backend *) backend;
+  if (r->device_sessions >= 0 && r->live_sessions >= r->device_sessions) {
+    ke_set_error (error, KE_ERROR_DEVICE_MEMORY,
+                  "Not enough device memory for another session: the replay device holds %lld.",
+                  (long long) r->device_sessions);
+    return NULL;
+  }
   ke_kv_cache *kv = calloc (1, sizeof *kv);
   if (kv)
     kv->ids = ke_calloc_array (capacity, sizeof (ke_token));
@@ -62,6 +76,7 @@ replay_kv_new (ke_backend *backend, uint32_t capacity, ke_error **error)
     return NULL;
   }
   kv->capacity = capacity;
+  r->live_sessions++;
   return kv;
 }
 
@@ -69,6 +84,7 @@ static void
 replay_kv_free (ke_backend *backend, ke_kv_cache *kv)
 {
   if (kv) {
+    ((replay_backend *) backend)->live_sessions--;
     free (kv->ids);
     free (kv);
   }
@@ -177,6 +193,16 @@ ke_replay_backend_new (const ke_config *config, const ke_weights *weights,
   if (!r || !(r->replies = ke_calloc_array (yyjson_arr_size (replies), sizeof (token_run)))) {
     ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory.");
     goto fail;
+  }
+  r->device_sessions = -1;
+  yyjson_val *budget = yyjson_obj_get (yyjson_doc_get_root (doc), "device_sessions");
+  if (budget) {
+    if (!yyjson_is_uint (budget) || yyjson_get_uint (budget) > INT32_MAX) {
+      ke_set_error (error, KE_ERROR_FORMAT, "%s: \"device_sessions\" must be a count",
+                    options->replay_script);
+      goto fail;
+    }
+    r->device_sessions = (int64_t) yyjson_get_uint (budget);
   }
   r->base.ops = &replay_ops;
   r->base.config = config;

@@ -8,6 +8,7 @@
 
 #include <glib/gi18n.h>
 
+#include "kestrel-engine.h"
 #include "kestrel-preferences-dialog.h"
 
 struct _KestrelPreferencesDialog
@@ -17,7 +18,7 @@ struct _KestrelPreferencesDialog
   GSettings            *settings;
 
   AdwActionRow         *model_folder_row;
-  AdwSpinRow           *gpu_row;
+  AdwEntryRow          *gpus_row;
   AdwSpinRow           *context_row;
   AdwSpinRow           *temperature_row;
   AdwSpinRow           *top_p_row;
@@ -51,6 +52,51 @@ update_model_folder (KestrelPreferencesDialog *self)
 
   adw_action_row_set_subtitle (self->model_folder_row,
                                folder[0] != '\0' ? folder : _("Not chosen"));
+}
+
+/* The GPU list: gpu-indices when set, else the single gpu-index. */
+static void
+update_gpus (KestrelPreferencesDialog *self)
+{
+  g_autoptr(GVariant) value = g_settings_get_value (self->settings, "gpu-indices");
+  gsize n = 0;
+  const gint32 *indices = g_variant_get_fixed_array (value, &n, sizeof (gint32));
+  g_autofree char *text = NULL;
+
+  if (n > 0)
+    text = kestrel_gpu_list_format (indices, n);
+  else
+    text = g_strdup_printf ("%d", g_settings_get_int (self->settings, "gpu-index"));
+  gtk_editable_set_text (GTK_EDITABLE (self->gpus_row), text);
+  gtk_widget_remove_css_class (GTK_WIDGET (self->gpus_row), "error");
+}
+
+static void
+gpus_changed_cb (KestrelPreferencesDialog *self)
+{
+  gtk_widget_remove_css_class (GTK_WIDGET (self->gpus_row), "error");
+}
+
+/* "0,1" → gpu-indices [0, 1] and gpu-index 0; "" → gpu-indices [] (the gpu-index alone). */
+static void
+gpus_apply_cb (KestrelPreferencesDialog *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) list = kestrel_gpu_list_parse (gtk_editable_get_text (GTK_EDITABLE (self->gpus_row)),
+                                                   &error);
+
+  if (list == NULL)
+    {
+      gtk_widget_add_css_class (GTK_WIDGET (self->gpus_row), "error");
+      adw_preferences_dialog_add_toast (ADW_PREFERENCES_DIALOG (self), adw_toast_new (error->message));
+      return;
+    }
+  if (list->len > 0)
+    g_settings_set_int (self->settings, "gpu-index", g_array_index (list, int, 0));
+  g_settings_set_value (self->settings, "gpu-indices",
+                        g_variant_new_fixed_array (G_VARIANT_TYPE_INT32, list->data, list->len,
+                                                   sizeof (gint32)));
+  update_gpus (self);
 }
 
 static void
@@ -125,7 +171,6 @@ clear_history_activated_cb (KestrelPreferencesDialog *self)
 static void
 bind_settings (KestrelPreferencesDialog *self)
 {
-  g_settings_bind (self->settings, "gpu-index", self->gpu_row, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "context-length", self->context_row, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "temperature", self->temperature_row, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "top-p", self->top_p_row, "value", G_SETTINGS_BIND_DEFAULT);
@@ -135,6 +180,11 @@ bind_settings (KestrelPreferencesDialog *self)
   g_settings_bind (self->settings, "tools-enabled", self->tools_row, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "keep-history", self->history_row, "active", G_SETTINGS_BIND_DEFAULT);
 
+  g_signal_connect_object (self->settings, "changed::gpu-indices",
+                           G_CALLBACK (update_gpus), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::gpu-index",
+                           G_CALLBACK (update_gpus), self, G_CONNECT_SWAPPED);
+  update_gpus (self);
   g_signal_connect_object (self->settings, "changed::model-folder",
                            G_CALLBACK (update_model_folder), self, G_CONNECT_SWAPPED);
   update_model_folder (self);
@@ -207,7 +257,7 @@ kestrel_preferences_dialog_class_init (KestrelPreferencesDialogClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/kestrelchat/Kestrel/kestrel-preferences-dialog.ui");
   gtk_widget_class_bind_template_child (widget_class, KestrelPreferencesDialog, model_folder_row);
-  gtk_widget_class_bind_template_child (widget_class, KestrelPreferencesDialog, gpu_row);
+  gtk_widget_class_bind_template_child (widget_class, KestrelPreferencesDialog, gpus_row);
   gtk_widget_class_bind_template_child (widget_class, KestrelPreferencesDialog, context_row);
   gtk_widget_class_bind_template_child (widget_class, KestrelPreferencesDialog, temperature_row);
   gtk_widget_class_bind_template_child (widget_class, KestrelPreferencesDialog, top_p_row);
@@ -218,6 +268,8 @@ kestrel_preferences_dialog_class_init (KestrelPreferencesDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KestrelPreferencesDialog, history_row);
   gtk_widget_class_bind_template_callback (widget_class, choose_folder_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, clear_history_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, gpus_apply_cb);
+  gtk_widget_class_bind_template_callback (widget_class, gpus_changed_cb);
 }
 
 static void

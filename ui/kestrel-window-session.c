@@ -101,8 +101,14 @@ load_model (Session *session)
 {
   g_autofree char *folder = g_settings_get_string (session->settings, "model-folder");
 
+  g_autoptr(GVariant) gpus = g_settings_get_value (session->settings, "gpu-indices");
+  gsize n_gpus = 0;
+  const gint32 *gpu_list = g_variant_get_fixed_array (gpus, &n_gpus, sizeof (gint32));
+
   if (folder[0] == '\0')
     return;
+  /* Several GPUs share the model (tensor parallelism); none listed: gpu-index alone. */
+  kestrel_engine_set_gpus (session->engine, gpu_list, n_gpus);
   kestrel_engine_load_async (session->engine, folder, KESTREL_BACKEND_AUTO,
                              g_settings_get_int (session->settings, "gpu-index"),
                              (guint) MAX (g_settings_get_int (session->settings, "context-length"), 0),

@@ -129,7 +129,8 @@ usage (FILE *out)
            "  --random          a generated Gemma 3 4b checkpoint with random weights\n"
            "  --json FILE       write the JSON there instead of stdout\n"
            "  --quick           context 512 and a 512-token prompt only\n"
-           "  --skip-act-quant  W8A16 prefill (per-token GEMVs) instead of FP8 GEMMs\n");
+           "  --skip-act-quant  W8A16 prefill (per-token GEMVs) instead of FP8 GEMMs\n"
+           KCLI_PARALLEL_HELP);
 }
 
 int
@@ -138,8 +139,14 @@ kcli_bench (int argc, char **argv)
   const char *model_dir = NULL, *json_path = NULL;
   bool random = false, quick = false, skip_act_quant = false;
   ke_backend_kind kind = KE_BACKEND_AUTO;
+  kcli_parallel parallel = { 0 };
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
+    int parallel_rc = kcli_parse_parallel ("bench", argc, argv, &i, &parallel);
+    if (parallel_rc == 1)
+      continue;
+    if (parallel_rc == 2)
+      return 2;
     if (!strcmp (a, "--model") && i + 1 < argc) {
       model_dir = argv[++i];
     } else if (!strcmp (a, "--random")) {
@@ -172,6 +179,11 @@ kcli_bench (int argc, char **argv)
     usage (stderr);
     return kcli_usage_error ("bench", "give exactly one of --model DIR and --random");
   }
+  ke_model_options check;
+  ke_model_options_init (&check);
+  check.backend = kind;
+  if (kcli_apply_parallel ("bench", &parallel, &check))
+    return 2;
 
   ke_error *error = NULL;
   char tmp_dir[512] = "";
@@ -207,6 +219,7 @@ kcli_bench (int argc, char **argv)
   ke_model_options_init (&mo);
   mo.backend = kind;
   mo.skip_act_quant = skip_act_quant;
+  kcli_apply_parallel ("bench", &parallel, &mo); /* checked above */
   mo.max_context = 32768;
   double t_open = now ();
   model = ke_model_open (model_dir, &mo, NULL, NULL, &error);

@@ -32,6 +32,7 @@ typedef struct {
   bool raw, all_positions, skip_act_quant, quiet;
   ke_backend_kind backend;
   int threads;
+  kcli_parallel parallel;
   uint32_t context;
   /* generate */
   long max_tokens;
@@ -64,7 +65,8 @@ usage (FILE *out, const char *cmd)
            "  --backend cpu|cuda|auto (default auto)\n"
            "  --threads N          CPU backend threads (default: all cores)\n"
            "  --context N          context length (default: the model's, capped)\n"
-           "  --skip-act-quant     W8A16: do not quantize activations of FP8 linears\n",
+           "  --skip-act-quant     W8A16: do not quantize activations of FP8 linears\n"
+           KCLI_PARALLEL_HELP,
 #if KE_HAVE_UI
            ", PNG, JPEG, …"
 #else
@@ -96,6 +98,11 @@ parse (int argc, char **argv, run_options *o)
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     long n;
+    int parallel = kcli_parse_parallel (cmd, argc, argv, &i, &o->parallel);
+    if (parallel == 1)
+      continue;
+    if (parallel == 2)
+      return 2;
     if (!strcmp (a, "--help") || !strcmp (a, "-h")) {
       usage (stdout, cmd);
       return 1;
@@ -177,7 +184,10 @@ parse (int argc, char **argv, run_options *o)
                                          : "--prompt TEXT is required");
   if (o->ids && o->raw)
     return kcli_usage_error (cmd, "--raw applies to --prompt only");
-  return 0;
+  ke_model_options check;
+  ke_model_options_init (&check);
+  check.backend = o->backend;
+  return kcli_apply_parallel (cmd, &o->parallel, &check);
 }
 
 static bool
@@ -308,6 +318,10 @@ setup (run_state *st, ke_error **error)
   ke_model_options_init (&mo);
   mo.backend = st->opt.backend;
   mo.n_threads = st->opt.threads;
+  /* checked against the backend by parse() */
+  mo.devices = st->opt.parallel.n_gpus ? st->opt.parallel.gpus : NULL;
+  mo.n_devices = st->opt.parallel.n_gpus;
+  mo.tensor_parallel = st->opt.parallel.tp;
   mo.skip_act_quant = st->opt.skip_act_quant;
   if (st->opt.context)
     mo.max_context = st->opt.context;

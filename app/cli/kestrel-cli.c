@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kestrel-cli.h"
+#include "ke-tp-plan.h"
 
 static const kcli_command commands[] = {
   { "inspect", "Describe a model folder: architecture, parameters, quantization, bytes", kcli_inspect },
@@ -42,6 +43,51 @@ kcli_usage_error (const char *command, const char *fmt, ...)
   va_end (ap);
   fprintf (stderr, "\nTry 'kestrel-cli %s --help'.\n", command);
   return 2;
+}
+
+int
+kcli_parse_parallel (const char *cmd, int argc, char **argv, int *i, kcli_parallel *p)
+{
+  const char *a = argv[*i];
+  bool gpus = !strcmp (a, "--gpus"), tp = !strcmp (a, "--tp");
+  if (!gpus && !tp)
+    return 0;
+  if (*i + 1 >= argc)
+    return kcli_usage_error (cmd, "%s needs a value", a);
+  const char *v = argv[++*i];
+  if (gpus) {
+    ke_error *error = NULL;
+    p->n_gpus = ke_parse_device_list (v, p->gpus, sizeof p->gpus / sizeof p->gpus[0], &error);
+    if (p->n_gpus == 0) {
+      int rc = kcli_usage_error (cmd, "--gpus: %s", error ? error->message : "bad list");
+      ke_error_free (error);
+      return rc;
+    }
+    return 1;
+  }
+  char *end = NULL;
+  long n = strtol (v, &end, 10);
+  if (!end || *end || end == v || n < 1 || n > KE_TP_MAX_RANKS)
+    return kcli_usage_error (cmd, "--tp takes a number of ranks from 1 to %d, not '%s'",
+                             KE_TP_MAX_RANKS, v);
+  p->tp = (uint32_t) n;
+  return 1;
+}
+
+int
+kcli_apply_parallel (const char *cmd, const kcli_parallel *p, ke_model_options *mo)
+{
+  if (p->n_gpus && p->tp)
+    return kcli_usage_error (cmd, "give --gpus (GPUs) or --tp (CPU ranks), not both");
+  if (p->n_gpus && mo->backend == KE_BACKEND_CPU)
+    return kcli_usage_error (cmd, "--gpus chooses GPUs; with --backend cpu use --tp N");
+  if (p->tp && mo->backend != KE_BACKEND_CPU)
+    return kcli_usage_error (cmd, "--tp N runs ranks on the CPU backend: add --backend cpu "
+                                  "(on GPUs, list them with --gpus)");
+  mo->devices = p->n_gpus ? p->gpus : NULL;
+  mo->n_devices = p->n_gpus;
+  mo->tensor_parallel = p->tp;
+  return 0;
 }
 
 static void

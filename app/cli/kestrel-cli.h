@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ke-engine.h"
@@ -27,6 +28,23 @@ int kcli_bench (int argc, char **argv);
 int kcli_gen_checkpoint (int argc, char **argv);
 /* Needs GLib/libsoup: built and registered only when KE_HAVE_UI (meson -Dui=true). */
 int kcli_download (int argc, char **argv);
+
+/* Tensor parallelism options shared by logits, generate and bench (docs/tensor-parallel.md):
+ * --gpus 0,1 (CUDA: the GPUs that share the model) and --tp N (CPU backend: N ranks). */
+typedef struct {
+  int gpus[8];
+  size_t n_gpus;
+  uint32_t tp;
+} kcli_parallel;
+
+/* When argv[*i] is --gpus or --tp, consumes it and its value and returns 1; returns 0 for
+ * any other option, 2 after reporting a usage error. */
+int kcli_parse_parallel (const char *cmd, int argc, char **argv, int *i, kcli_parallel *p);
+/* Checks the options against the backend (usage error 2, else 0) and sets them in mo. */
+int kcli_apply_parallel (const char *cmd, const kcli_parallel *p, ke_model_options *mo);
+#define KCLI_PARALLEL_HELP \
+  "  --gpus 0,1           CUDA: the GPUs that share the model (tensor parallelism)\n" \
+  "  --tp N               CPU backend: run N tensor-parallel ranks (tests the rank logic)\n"
 
 /* Prints "kestrel-cli CMD: message" to stderr and returns 1 (or 2 for usage errors). */
 int kcli_fail (const char *command, ke_error *error);

@@ -9,8 +9,7 @@
 #include "ke-internal.h"
 #include "ke-backend.h"
 #include "ke-cpu.h"
-
-#define KE_CPU_MAX_BATCH 512
+#include "ke-cpu-backend-private.h"
 
 typedef struct {
   ke_backend base;
@@ -21,10 +20,6 @@ typedef struct {
   int32_t *group;
 } cpu_backend;
 
-struct ke_image_embeds {
-  uint32_t rows, width;
-  float data[]; /* [rows, width] */
-};
 
 static void
 cpu_destroy (ke_backend *backend)
@@ -50,11 +45,10 @@ cpu_kv_free (ke_backend *backend, ke_kv_cache *kv)
   ke_cpu_kv_free ((ke_cpu_kv *) kv);
 }
 
-static ke_image_embeds *
-cpu_encode_image (ke_backend *backend, const ke_image *image, ke_error **error)
+ke_image_embeds *
+ke_cpu_encode_image (ke_cpu_pool *pool, const ke_config *config, const ke_weights *weights,
+                     const ke_image *image, ke_error **error)
 {
-  cpu_backend *cpu = (cpu_backend *) backend;
-  const ke_config *config = backend->config;
   if (!config->has_vision) {
     ke_set_error (error, KE_ERROR_UNSUPPORTED, "This model does not take images.");
     return NULL;
@@ -85,7 +79,7 @@ cpu_encode_image (ke_backend *backend, const ke_image *image, ke_error **error)
   }
   e->rows = rows;
   e->width = width;
-  bool ok = ke_cpu_vision_encode (cpu->pool, config, backend->weights, pixels, e->data, error);
+  bool ok = ke_cpu_vision_encode (pool, config, weights, pixels, e->data, error);
   free (pixels);
   if (!ok) {
     free (e);
@@ -94,24 +88,31 @@ cpu_encode_image (ke_backend *backend, const ke_image *image, ke_error **error)
   return e;
 }
 
-static void
-cpu_embeds_free (ke_backend *backend, ke_image_embeds *embeds)
+static ke_image_embeds *
+cpu_encode_image (ke_backend *backend, const ke_image *image, ke_error **error)
+{
+  cpu_backend *cpu = (cpu_backend *) backend;
+  return ke_cpu_encode_image (cpu->pool, backend->config, backend->weights, image, error);
+}
+
+void
+ke_cpu_embeds_free (ke_backend *backend, ke_image_embeds *embeds)
 {
   (void) backend;
   free (embeds);
 }
 
-static bool
-cpu_forward (ke_backend *backend, ke_kv_cache *kv, const ke_batch *batch, ke_error **error)
+bool
+ke_cpu_batch_rows (const ke_backend *backend, const ke_batch *batch, const float **image_rows,
+                   int32_t *group, ke_error **error)
 {
-  cpu_backend *cpu = (cpu_backend *) backend;
   uint32_t n = batch->n_tokens;
   if (n == 0 || n > backend->max_batch)
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                          "A batch holds 1 to %u tokens, not %u.", backend->max_batch, n);
   for (uint32_t t = 0; t < n; t++) {
-    cpu->image_rows[t] = NULL;
-    cpu->group[t] = -1;
+    image_rows[t] = NULL;
+    group[t] = -1;
   }
   uint32_t mm = backend->config->mm_tokens_per_image;
   for (uint32_t i = 0; i < batch->n_images; i++) {
@@ -120,10 +121,20 @@ cpu_forward (ke_backend *backend, ke_kv_cache *kv, const ke_batch *batch, ke_err
       return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                            "Image %u of the batch does not fit at position %u.", i, img->start);
     for (uint32_t r = 0; r < mm; r++) {
-      cpu->image_rows[img->start + r] = img->embeds->data + (size_t) r * img->embeds->width;
-      cpu->group[img->start + r] = (int32_t) i;
+      image_rows[img->start + r] = img->embeds->data + (size_t) r * img->embeds->width;
+      group[img->start + r] = (int32_t) i;
     }
   }
+  return true;
+}
+
+static bool
+cpu_forward (ke_backend *backend, ke_kv_cache *kv, const ke_batch *batch, ke_error **error)
+{
+  cpu_backend *cpu = (cpu_backend *) backend;
+  uint32_t n = batch->n_tokens;
+  if (!ke_cpu_batch_rows (backend, batch, cpu->image_rows, cpu->group, error))
+    return false;
   return ke_cpu_text_forward (cpu->text, (ke_cpu_kv *) kv, batch->ids,
                               (const float *const *) cpu->image_rows, cpu->group, n,
                               batch->pos0, batch->logits, batch->all_logits, error);
@@ -135,12 +146,12 @@ static const ke_backend_ops cpu_ops = {
   .kv_new = cpu_kv_new,
   .kv_free = cpu_kv_free,
   .encode_image = cpu_encode_image,
-  .embeds_free = cpu_embeds_free,
+  .embeds_free = ke_cpu_embeds_free,
   .forward = cpu_forward,
 };
 
-static void
-cpu_model_name (char *buf, size_t len)
+void
+ke_cpu_model_name (char *buf, size_t len)
 {
   snprintf (buf, len, "CPU");
   FILE *f = fopen ("/proc/cpuinfo", "r");
@@ -167,6 +178,8 @@ ke_backend *
 ke_cpu_backend_new (const ke_config *config, const ke_weights *weights,
                     const ke_model_options *options, ke_error **error)
 {
+  if (options && options->tensor_parallel > 0)
+    return ke_cpu_tp_backend_new (config, weights, options, error);
   cpu_backend *cpu = calloc (1, sizeof *cpu);
   if (!cpu) {
     ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory.");
@@ -178,7 +191,7 @@ ke_cpu_backend_new (const ke_config *config, const ke_weights *weights,
   cpu->base.max_batch = KE_CPU_MAX_BATCH;
   if (config->has_vision && config->mm_tokens_per_image > cpu->base.max_batch)
     cpu->base.max_batch = config->mm_tokens_per_image;
-  cpu_model_name (cpu->base.device_name, sizeof cpu->base.device_name);
+  ke_cpu_model_name (cpu->base.device_name, sizeof cpu->base.device_name);
   cpu->image_rows = calloc (cpu->base.max_batch, sizeof (float *));
   cpu->group = calloc (cpu->base.max_batch, sizeof (int32_t));
   if (!cpu->image_rows || !cpu->group) {

@@ -56,18 +56,20 @@ typedef struct {
   const float *x;    /* [rows, in]: activations, or their quantized values */
   const float *xscale; /* [rows] or NULL */
   size_t rows, in, out;
+  size_t ld;         /* elements between rows of W (in, or more for a column view) */
   float *y;
   float *tiles;      /* [n_threads, KE_ROWS * KE_KC] */
 } linear_job;
 
-/* Converts W[r0 .. r0+nr, k0 .. k0+kn] to float (raw e4m3 values for FP8). */
+/* Converts W[r0 .. r0+nr, k0 .. k0+kn] to float (raw e4m3 values for FP8); W's rows are
+ * `ld` elements apart. */
 static inline __attribute__ ((always_inline)) void
-load_tile (const ke_tensor *w, size_t in, size_t r0, size_t nr, size_t k0, size_t kn,
+load_tile (const ke_tensor *w, size_t ld, size_t r0, size_t nr, size_t k0, size_t kn,
            float *tile)
 {
   for (size_t r = 0; r < nr; r++) {
     float *dst = tile + r * KE_KC;
-    size_t base = (r0 + r) * in + k0;
+    size_t base = (r0 + r) * ld + k0;
     switch (w->dtype) {
     case KE_DTYPE_F8_E4M3: {
       const uint8_t *src = (const uint8_t *) w->data + base;
@@ -200,7 +202,7 @@ gemv_task (void *ctx, size_t task, int thread)
   const linear_job *job = ctx;
   const ke_linear *lin = job->linear;
   const ke_tensor *w = &lin->weight;
-  size_t in = job->in, r0 = task * KE_ROWS;
+  size_t in = job->in, ld = job->ld, r0 = task * KE_ROWS;
   size_t nr = job->out - r0 < KE_ROWS ? job->out - r0 : KE_ROWS;
   const float *x = job->x;
   (void) thread;
@@ -209,7 +211,7 @@ gemv_task (void *ctx, size_t task, int thread)
     size_t k = 0;
     float tail = 0.0f;
     if (w->dtype == KE_DTYPE_F8_E4M3) {
-      const uint8_t *row = (const uint8_t *) w->data + (r0 + r) * in;
+      const uint8_t *row = (const uint8_t *) w->data + (r0 + r) * ld;
       v16 b0 = { 0 }, b1 = { 0 };
       for (; k + 32 <= in; k += 32) {
         v16 w0, w1;
@@ -233,7 +235,7 @@ gemv_task (void *ctx, size_t task, int thread)
       for (; k < in; k++)
         tail += x[k] * fp8_to_f32_fast (row[k]);
     } else if (w->dtype == KE_DTYPE_BF16) {
-      const uint16_t *row = (const uint16_t *) w->data + (r0 + r) * in;
+      const uint16_t *row = (const uint16_t *) w->data + (r0 + r) * ld;
       v16 b0 = { 0 }, b1 = { 0 };
       for (; k + 32 <= in; k += 32) {
         v16 w0, w1;
@@ -264,7 +266,7 @@ gemv_task (void *ctx, size_t task, int thread)
       float buf[64];
       for (; k < in; k += 64) {
         size_t n = in - k < 64 ? in - k : 64;
-        ke_cpu_tensor_to_f32 (w, (r0 + r) * in + k, n, buf);
+        ke_cpu_tensor_to_f32 (w, (r0 + r) * ld + k, n, buf);
         for (size_t i = 0; i < n; i++)
           tail += x[k + i] * buf[i];
       }
@@ -297,7 +299,7 @@ linear_task (void *ctx, size_t task, int thread)
 
   for (size_t k0 = 0; k0 < job->in; k0 += KE_KC) {
     size_t kn = job->in - k0 < KE_KC ? job->in - k0 : KE_KC;
-    load_tile (&lin->weight, job->in, r0, nr, k0, kn, tile);
+    load_tile (&lin->weight, job->ld, r0, nr, k0, kn, tile);
     for (size_t t0 = 0; t0 < job->rows; t0 += 4) {
       size_t nt = job->rows - t0 < 4 ? job->rows - t0 : 4;
       const float *x[4];
@@ -340,6 +342,14 @@ ke_cpu_linear (ke_cpu_pool *pool, const ke_linear *linear, const float *x, size_
                size_t in, size_t out, float *y, bool act_quant, float *xq, float *xscale,
                float *tiles)
 {
+  ke_cpu_linear_strided (pool, linear, in, x, rows, in, out, y, act_quant, xq, xscale, tiles);
+}
+
+void
+ke_cpu_linear_strided (ke_cpu_pool *pool, const ke_linear *linear, size_t ld, const float *x,
+                       size_t rows, size_t in, size_t out, float *y, bool act_quant, float *xq,
+                       float *xscale, float *tiles)
+{
   bool fp8 = linear->weight.dtype == KE_DTYPE_F8_E4M3;
   linear_job job = {
     .linear = linear,
@@ -348,6 +358,7 @@ ke_cpu_linear (ke_cpu_pool *pool, const ke_linear *linear, const float *x, size_
     .rows = rows,
     .in = in,
     .out = out,
+    .ld = ld,
     .y = y,
   };
   if (fp8 && act_quant) {

@@ -38,6 +38,15 @@ struct ke_cpu_text {
   float *x, *h, *q, *k, *v, *att, *o, *gate, *up, *xq, *xscale, *tiles;
   float *scores;
   size_t scores_len;
+  /* This decoder's share: the whole model, or one tensor-parallel rank's (ke-cpu-tp.c). */
+  uint32_t n_heads, n_kv_heads, inter, vocab;
+  size_t o_ld, down_ld;   /* row strides of o_proj / down_proj */
+  ke_comm *comm;          /* NULL: not tensor-parallel */
+  const ke_tp_plan *plan;
+  uint32_t rank;
+  float *lm_local;        /* [rows, plan->vocab_stride]: this rank's logits, padded */
+  float *lm_gathered;     /* [n_ranks, rows, vocab_stride] */
+  size_t lm_rows;         /* rows the two buffers hold */
 };
 
 static bool
@@ -95,16 +104,32 @@ ke_cpu_text_free (ke_cpu_text *text)
   free (text->xscale);
   free (text->tiles);
   free (text->scores);
+  free (text->lm_local);
+  free (text->lm_gathered);
   free (text);
 }
 
-ke_cpu_text *
-ke_cpu_text_new (const ke_config *config, const ke_weights *weights, ke_cpu_pool *pool,
-                 bool act_quant, uint32_t max_batch, ke_error **error)
+static ke_cpu_text *
+text_new (const ke_config *config, const ke_weights *weights, const ke_cpu_text_rank *tp,
+          ke_cpu_pool *pool, bool act_quant, uint32_t max_batch, ke_error **error)
 {
   const ke_text_config *tc = &config->text;
   size_t H = tc->hidden_size, hd = tc->head_dim, I = tc->intermediate_size;
   size_t qd = (size_t) tc->num_attention_heads * hd, kvd = (size_t) tc->num_key_value_heads * hd;
+  size_t vocab = tc->vocab_size;
+  if (tp) {
+    const ke_tp_shard *shard = &tp->plan->shards[tp->rank];
+    if (tp->rank >= tp->plan->n_ranks || (int) tp->plan->n_ranks != ke_comm_n_ranks (tp->comm) ||
+        tp->plan->head_dim != tc->head_dim || tp->o_row_stride != qd || tp->down_row_stride != I) {
+      ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
+                    "The tensor-parallel rank does not match the model or its group.");
+      return NULL;
+    }
+    qd = (size_t) shard->q_heads.count * hd;
+    kvd = (size_t) shard->kv_heads.count * hd;
+    I = shard->mlp.count;
+    vocab = shard->vocab.count;
+  }
   if (!H || !hd || !I || !tc->num_attention_heads || !tc->num_key_value_heads ||
       tc->num_attention_heads % tc->num_key_value_heads || hd % 2 || !tc->vocab_size ||
       tc->num_hidden_layers > KE_MAX_LAYERS || max_batch == 0) {
@@ -123,7 +148,7 @@ ke_cpu_text_new (const ke_config *config, const ke_weights *weights, ke_cpu_pool
                   tc->vocab_size, H);
     return NULL;
   }
-  if (!check_linear (&weights->lm_head, tc->vocab_size, H, error))
+  if (!check_linear (&weights->lm_head, vocab, H, error))
     return NULL;
   for (uint32_t l = 0; l < tc->num_hidden_layers; l++) {
     const ke_text_layer *L = &weights->layers[l];
@@ -144,6 +169,17 @@ ke_cpu_text_new (const ke_config *config, const ke_weights *weights, ke_cpu_pool
   text->pool = pool;
   text->act_quant = act_quant;
   text->max_batch = max_batch;
+  text->n_heads = (uint32_t) (qd / hd);
+  text->n_kv_heads = (uint32_t) (kvd / hd);
+  text->inter = (uint32_t) I;
+  text->vocab = (uint32_t) vocab;
+  text->o_ld = tp ? tp->o_row_stride : qd;
+  text->down_ld = tp ? tp->down_row_stride : I;
+  if (tp) {
+    text->comm = tp->comm;
+    text->plan = tp->plan;
+    text->rank = tp->rank;
+  }
   /* Gemma3TextScaledWordEmbedding: embed_scale.to(weight dtype) — bf16(sqrt(2560)) = 50.5. */
   float scale = sqrtf ((float) H);
   text->embed_scale = weights->embed_tokens.dtype == KE_DTYPE_BF16 ? ke_round_bf16 (scale) : scale;
@@ -198,11 +234,37 @@ ke_cpu_text_new (const ke_config *config, const ke_weights *weights, ke_cpu_pool
   return text;
 }
 
+ke_cpu_text *
+ke_cpu_text_new (const ke_config *config, const ke_weights *weights, ke_cpu_pool *pool,
+                 bool act_quant, uint32_t max_batch, ke_error **error)
+{
+  return text_new (config, weights, NULL, pool, act_quant, max_batch, error);
+}
+
+ke_cpu_text *
+ke_cpu_text_new_rank (const ke_config *config, const ke_weights *weights,
+                      const ke_cpu_text_rank *tp, ke_cpu_pool *pool, bool act_quant,
+                      uint32_t max_batch, ke_error **error)
+{
+  if (!tp || !tp->comm || !tp->plan) {
+    ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "A tensor-parallel rank needs its group.");
+    return NULL;
+  }
+  return text_new (config, weights, tp, pool, act_quant, max_batch, error);
+}
+
 ke_cpu_kv *
 ke_cpu_kv_new (const ke_config *config, uint32_t capacity, ke_error **error)
 {
+  return ke_cpu_kv_new_heads (config, capacity, config->text.num_key_value_heads, error);
+}
+
+ke_cpu_kv *
+ke_cpu_kv_new_heads (const ke_config *config, uint32_t capacity, uint32_t n_kv_heads,
+                     ke_error **error)
+{
   const ke_text_config *tc = &config->text;
-  size_t per_pos = (size_t) tc->num_key_value_heads * tc->head_dim, n;
+  size_t per_pos = (size_t) n_kv_heads * tc->head_dim, n;
   ke_cpu_kv *kv = calloc (1, sizeof *kv);
   if (!kv || !ke_mul_size (per_pos, capacity, &n))
     goto oom;
@@ -251,6 +313,70 @@ linear (ke_cpu_text *text, const ke_linear *l, const float *x, size_t rows, size
                  text->tiles);
 }
 
+/* A row-parallel linear (rows of W `ld` apart) followed by the sum over the ranks. */
+static bool
+linear_reduce (ke_cpu_text *text, const ke_linear *l, size_t ld, const float *x, size_t rows,
+               size_t in, size_t out, float *y, ke_error **error)
+{
+  ke_cpu_linear_strided (text->pool, l, ld, x, rows, in, out, y, text->act_quant, text->xq,
+                         text->xscale, text->tiles);
+  if (!text->comm)
+    return true;
+  return ke_comm_all_reduce_sum (text->comm, (int) text->rank, y, y, rows * out, KE_COMM_F32,
+                                 NULL, error);
+}
+
+/* lm_head over this rank's vocabulary rows, softcapped, then gathered: rank 0 writes the
+ * full [rows, vocab] to `logits`. */
+static bool
+lm_head_gather (ke_cpu_text *text, const float *h, size_t rows, float *logits, ke_error **error)
+{
+  const ke_text_config *tc = &text->config->text;
+  size_t H = tc->hidden_size, stride = text->plan->vocab_stride;
+  size_t n_ranks = text->plan->n_ranks;
+  bool ok = true;
+  if (rows > text->lm_rows) {
+    float *local = ke_realloc_array (text->lm_local, rows * stride, sizeof (float));
+    if (local)
+      text->lm_local = local;
+    float *gathered = local ? ke_realloc_array (text->lm_gathered, rows * stride * n_ranks,
+                                                sizeof (float)) : NULL;
+    if (gathered) {
+      text->lm_gathered = gathered;
+      text->lm_rows = rows;
+    }
+    ok = local && gathered;
+  }
+  if (!ok) /* the group's driver aborts the collectives the other ranks wait in */
+    return ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory for the logits.");
+  size_t vl = text->vocab;
+  /* [rows, vl] computed densely into the tail of the gather buffer, then spread to the
+   * padded [rows, stride] layout (the gather moves equal blocks). */
+  float *dense = text->lm_gathered;
+  linear (text, &text->weights->lm_head, h, rows, H, vl, dense);
+  for (size_t r = 0; r < rows; r++) {
+    memcpy (text->lm_local + r * stride, dense + r * vl, vl * sizeof (float));
+    memset (text->lm_local + r * stride + vl, 0, (stride - vl) * sizeof (float));
+  }
+  if (tc->final_logit_softcapping > 0.0f) {
+    float cap = tc->final_logit_softcapping;
+    for (size_t i = 0; i < rows * stride; i++)
+      text->lm_local[i] = tanhf (text->lm_local[i] / cap) * cap;
+  }
+  if (!ke_comm_all_gather (text->comm, (int) text->rank, text->lm_local, text->lm_gathered,
+                           rows * stride, KE_COMM_F32, NULL, error))
+    return false;
+  if (text->rank != 0 || !logits)
+    return true;
+  for (size_t k = 0; k < n_ranks; k++) {
+    const ke_tp_shard *s = &text->plan->shards[k];
+    for (size_t r = 0; r < rows; r++)
+      memcpy (logits + r * tc->vocab_size + s->vocab.first,
+              text->lm_gathered + (k * rows + r) * stride, s->vocab.count * sizeof (float));
+  }
+  return true;
+}
+
 bool
 ke_cpu_text_forward (ke_cpu_text *text, ke_cpu_kv *kv, const ke_token *ids,
                      const float *const *image_rows, const int32_t *group, uint32_t n_tokens,
@@ -258,8 +384,8 @@ ke_cpu_text_forward (ke_cpu_text *text, ke_cpu_kv *kv, const ke_token *ids,
 {
   const ke_text_config *tc = &text->config->text;
   const ke_weights *W = text->weights;
-  size_t H = tc->hidden_size, hd = tc->head_dim, I = tc->intermediate_size;
-  size_t nh = tc->num_attention_heads, nkv = tc->num_key_value_heads;
+  size_t H = tc->hidden_size, hd = tc->head_dim, I = text->inter;
+  size_t nh = text->n_heads, nkv = text->n_kv_heads;
   size_t qd = nh * hd, kvd = nkv * hd;
   size_t T = n_tokens;
 
@@ -335,7 +461,8 @@ ke_cpu_text_forward (ke_cpu_text *text, ke_cpu_kv *kv, const ke_token *ids,
       .scores = text->scores,
     };
     ke_cpu_attention_run (text->pool, &att);
-    linear (text, &L->o_proj, text->att, T, qd, H, text->o);
+    if (!linear_reduce (text, &L->o_proj, text->o_ld, text->att, T, qd, H, text->o, error))
+      return false;
     ke_cpu_rmsnorm_gemma (text->o, T, H, norms + NORM_POST_ATTN * H, tc->rms_norm_eps);
     for (size_t i = 0; i < T * H; i++)
       text->x[i] += text->o[i];
@@ -346,7 +473,8 @@ ke_cpu_text_forward (ke_cpu_text *text, ke_cpu_kv *kv, const ke_token *ids,
     linear (text, &L->up_proj, text->h, T, H, I, text->up);
     for (size_t i = 0; i < T * I; i++)
       text->gate[i] = ke_cpu_gelu_tanh (text->gate[i]) * text->up[i];
-    linear (text, &L->down_proj, text->gate, T, I, H, text->o);
+    if (!linear_reduce (text, &L->down_proj, text->down_ld, text->gate, T, I, H, text->o, error))
+      return false;
     ke_cpu_rmsnorm_gemma (text->o, T, H, norms + NORM_POST_FF * H, tc->rms_norm_eps);
     for (size_t i = 0; i < T * H; i++)
       text->x[i] += text->o[i];
@@ -357,6 +485,8 @@ ke_cpu_text_forward (ke_cpu_text *text, ke_cpu_kv *kv, const ke_token *ids,
   size_t first = all_logits ? 0 : T - 1, rows = T - first;
   memcpy (text->h, text->x + first * H, rows * H * sizeof (float));
   ke_cpu_rmsnorm_gemma (text->h, rows, H, text->final_norm, tc->rms_norm_eps);
+  if (text->comm)
+    return lm_head_gather (text, text->h, rows, logits, error);
   linear (text, &W->lm_head, text->h, rows, H, tc->vocab_size, logits);
   if (tc->final_logit_softcapping > 0.0f) {
     float cap = tc->final_logit_softcapping;

@@ -15,6 +15,8 @@
 #include "ke-engine.h"
 #include "ke-config.h"
 #include "ke-weights.h"
+#include "ke-comm.h"
+#include "ke-tp-plan.h"
 
 /* ---- thread pool (ke-cpu-pool.c) ------------------------------------------------------ */
 
@@ -94,6 +96,11 @@ ke_cpu_mask_visible (uint32_t i, uint32_t j, uint32_t window, int32_t group_i,
 void ke_cpu_linear (ke_cpu_pool *pool, const ke_linear *linear, const float *x, size_t rows,
                     size_t in, size_t out, float *y, bool act_quant, float *xq,
                     float *xscale, float *tiles);
+/* The same with W's rows `ld` >= in elements apart (a tensor-parallel column view, see
+ * engine/tp/ke-tp-plan.h); ke_cpu_linear is this with ld = in. */
+void ke_cpu_linear_strided (ke_cpu_pool *pool, const ke_linear *linear, size_t ld,
+                            const float *x, size_t rows, size_t in, size_t out, float *y,
+                            bool act_quant, float *xq, float *xscale, float *tiles);
 
 /* ---- attention (ke-cpu-attention.c) --------------------------------------------------- */
 
@@ -141,6 +148,21 @@ typedef struct ke_cpu_text ke_cpu_text;
 ke_cpu_text *ke_cpu_text_new (const ke_config *config, const ke_weights *weights,
                               ke_cpu_pool *pool, bool act_quant, uint32_t max_batch,
                               ke_error **error);
+
+/* One rank of a tensor-parallel group (ke-cpu-tp.c drives N of them, one thread each).
+ * `weights` are the rank's views (ke_tp_rank_weights_init); the rank computes its heads,
+ * MLP columns and vocabulary rows, all-reduces after o_proj and down_proj, and
+ * all-gathers the logits, which rank 0 alone writes to the caller's buffer. */
+typedef struct ke_cpu_text_rank {
+  ke_comm *comm;
+  const ke_tp_plan *plan;
+  uint32_t rank;
+  size_t o_row_stride, down_row_stride; /* from ke_tp_rank_weights */
+} ke_cpu_text_rank;
+
+ke_cpu_text *ke_cpu_text_new_rank (const ke_config *config, const ke_weights *weights,
+                                   const ke_cpu_text_rank *tp, ke_cpu_pool *pool,
+                                   bool act_quant, uint32_t max_batch, ke_error **error);
 void ke_cpu_text_free (ke_cpu_text *text);
 
 typedef struct ke_cpu_kv {
@@ -151,6 +173,9 @@ typedef struct ke_cpu_kv {
 } ke_cpu_kv;
 
 ke_cpu_kv *ke_cpu_kv_new (const ke_config *config, uint32_t capacity, ke_error **error);
+/* A cache holding n_kv_heads heads per position (a tensor-parallel rank's share). */
+ke_cpu_kv *ke_cpu_kv_new_heads (const ke_config *config, uint32_t capacity,
+                                uint32_t n_kv_heads, ke_error **error);
 void ke_cpu_kv_free (ke_cpu_kv *kv);
 
 /* One forward pass over tokens (see ke_batch).  image_rows[t] is NULL for text positions,

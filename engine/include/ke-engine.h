@@ -224,9 +224,23 @@ typedef struct ke_model_options {
   bool skip_act_quant;    /* W8A16: do not quantize activations of FP8 linears */
   /* KE_BACKEND_REPLAY: a JSON file {"replies": ["text of model turn 1", "turn 2", …]}. */
   const char *replay_script;
+  /* Tensor parallelism (docs/tensor-parallel.md).  CUDA: the GPUs that share the model,
+   * one rank each (borrowed array; n_devices 0 = just `device`, 1 = that one GPU).  The
+   * number must divide the query and key/value heads (Gemma 3 4b: 1, 2 or 4) and the GPUs
+   * must have one compute capability.  CPU: `tensor_parallel` ranks (threads, each with
+   * its share of the weights and of n_threads) through the same rank logic; 0 = the plain
+   * single path.  The CPU backend ignores `devices`; CUDA refuses tensor_parallel > 1. */
+  const int *devices;
+  size_t n_devices;
+  uint32_t tensor_parallel;
 } ke_model_options;
 
 void ke_model_options_init (ke_model_options *options);
+/* Parses a GPU list as the CLI's --gpus and the app's preferences take it: "0,1", " 2, 3"
+ * (indices 0..63, no duplicates, at most max_devices).  Returns the count, or 0 with
+ * KE_ERROR_INVALID_ARGUMENT and a sentence saying what is wrong. */
+size_t ke_parse_device_list (const char *text, int *devices, size_t max_devices,
+                             ke_error **error);
 
 /* Progress: fraction in [0,1] and a short stage name ("Reading weights").  Return false
  * to cancel the load (ke_model_open then fails with KE_ERROR_CANCELLED). */

@@ -1,6 +1,6 @@
 /* test-engine.c — KestrelEngine on the CPU backend with a tiny generated checkpoint:
  * load (progress, failures), streaming, cancel, KV reuse, context overflow, token counts,
- * main-loop blocking, leaks.
+ * main-loop blocking, leaks; session eviction by device memory on the replay backend.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -374,6 +374,103 @@ test_engine_count_tokens (void)
   g_assert_finalize_object (engine);
 }
 
+/* Sessions bounded by device memory: a replay "device" with room for two KV caches
+ * (KE_ERROR_DEVICE_MEMORY for a third, as the CUDA backend answers when a cache does not
+ * fit) makes the worker give up the least recently used session, not fail the request. */
+static KestrelGenerationStats
+generate_in (KestrelEngine *engine,
+             const char    *conversation_id,
+             GPtrArray     *turns)
+{
+  KestrelSamplingSettings settings;
+  KestrelGenerationStats stats;
+  KestrelGeneration *generation;
+  Stream s = { g_string_new (NULL) };
+
+  kestrel_sampling_settings_init (&settings);
+  settings.temperature = 0;
+  settings.max_tokens = 16;
+  generation = kestrel_engine_generate (engine, conversation_id, turns, &settings);
+  run_stream (generation, &s);
+  g_assert_no_error ((GError *) kestrel_generation_get_error (generation));
+  g_assert_cmpint (kestrel_generation_get_status (generation), ==, KESTREL_GENERATION_COMPLETE);
+  kestrel_generation_get_stats (generation, &stats);
+  g_string_free (s.deltas, TRUE);
+  g_assert_finalize_object (generation);
+  return stats;
+}
+
+static KestrelEngine *
+load_replay_engine (const char *script_json,
+                    LoadResult *r)
+{
+  g_autofree char *script = g_build_filename (tmp_root, "replay-sessions.json", NULL);
+  g_autoptr(GError) error = NULL;
+  KestrelEngine *engine = kestrel_engine_new ();
+
+  g_assert_true (g_file_set_contents (script, script_json, -1, &error));
+  g_assert_no_error (error);
+  kestrel_engine_set_replay_script (engine, script);
+  kestrel_engine_load_async (engine, tiny_dir, KESTREL_BACKEND_REPLAY, 0, 0, NULL, load_cb, r);
+  wait_for (&r->done);
+  g_assert_no_error (r->error);
+  g_assert_true (r->ok);
+  return engine;
+}
+
+static void
+test_engine_session_memory_eviction (void)
+{
+  LoadResult r = { 0 };
+  KestrelEngine *engine = load_replay_engine ("{\"replies\": [\"Fine.\", \"Still fine.\"], "
+                                              "\"device_sessions\": 2}", &r);
+  g_autoptr(GPtrArray) a1 = make_turns ("Conversation A asks something.", NULL);
+  g_autoptr(GPtrArray) b1 = make_turns ("Conversation B asks something else.", NULL);
+  g_autoptr(GPtrArray) c1 = make_turns ("Conversation C asks a third thing.", NULL);
+  g_autoptr(GPtrArray) a2 = make_turns ("Conversation A asks something.", "Fine.", "And more?", NULL);
+  g_autoptr(GPtrArray) b2 = make_turns ("Conversation B asks something else.", "Fine.", "And more?", NULL);
+  KestrelGenerationStats stats;
+
+  g_assert_cmpstr (kestrel_engine_get_backend_name (engine), ==, "replay");
+  stats = generate_in (engine, "A", a1);
+  g_assert_cmpuint (stats.cached_tokens, ==, 0);
+  generate_in (engine, "B", b1);
+  /* the device is full: C's cache takes the place of A's (the least recently used) */
+  stats = generate_in (engine, "C", c1);
+  g_assert_cmpuint (stats.cached_tokens, ==, 0);
+  /* B kept its cache: its follow-up prefills only the new turn */
+  stats = generate_in (engine, "B", b2);
+  g_test_message ("B follow-up: %u prompt tokens, %u from the cache", stats.prompt_tokens, stats.cached_tokens);
+  g_assert_cmpuint (stats.cached_tokens, >=, 8);
+  g_assert_cmpuint (stats.cached_tokens, <, stats.prompt_tokens);
+  /* A lost its cache to C and starts over (evicting C, now the least recently used) */
+  stats = generate_in (engine, "A", a2);
+  g_test_message ("A follow-up after eviction: %u prompt tokens, %u from the cache",
+                  stats.prompt_tokens, stats.cached_tokens);
+  g_assert_cmpuint (stats.cached_tokens, ==, 0);
+  /* B is still cached */
+  stats = generate_in (engine, "B", b2);
+  g_assert_cmpuint (stats.cached_tokens, >, 0);
+  g_assert_finalize_object (engine);
+
+  /* A device with room for none: the error stands, clearly, and nothing crashes. */
+  {
+    LoadResult r0 = { 0 };
+    KestrelEngine *full = load_replay_engine ("{\"replies\": [\"Fine.\"], \"device_sessions\": 0}", &r0);
+    KestrelGeneration *generation = kestrel_engine_generate (full, "A", a1, NULL);
+    Stream s = { g_string_new (NULL) };
+
+    run_stream (generation, &s);
+    g_assert_cmpint (kestrel_generation_get_status (generation), ==, KESTREL_GENERATION_FAILED);
+    g_assert_error ((GError *) kestrel_generation_get_error (generation),
+                    KESTREL_ENGINE_ERROR, KESTREL_ENGINE_ERROR_DEVICE_MEMORY);
+    g_test_message ("no room: %s", kestrel_generation_get_error (generation)->message);
+    g_string_free (s.deltas, TRUE);
+    g_assert_finalize_object (generation);
+    g_assert_finalize_object (full);
+  }
+}
+
 /* ---- fixture ----------------------------------------------------------------------- */
 
 int
@@ -391,6 +488,7 @@ main (int   argc,
   g_test_add_func ("/kestrel/engine/cancel", test_engine_cancel);
   g_test_add_func ("/kestrel/engine/context-overflow", test_engine_context_overflow);
   g_test_add_func ("/kestrel/engine/count-tokens", test_engine_count_tokens);
+  g_test_add_func ("/kestrel/engine/session-memory-eviction", test_engine_session_memory_eviction);
 
   ret = g_test_run ();
   kestrel_test_remove_tree (tmp_root);

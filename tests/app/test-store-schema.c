@@ -93,6 +93,20 @@ check_migrated (StoreFixture *f,
   g_clear_pointer (&hits, g_ptr_array_unref);
   hits = kestrel_store_search (store, "arctic", 10, &error);
   g_assert_cmpuint (hits->len, ==, 1);
+  /* v4 rebuilt the index with prefixes up to 8 characters: partial words still match,
+   * through the 6-, 7- and 8-character prefix indexes and beyond them */
+  g_clear_pointer (&hits, g_ptr_array_unref);
+  hits = kestrel_store_search (store, "gyrfalco", 10, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (hits->len, ==, 1);
+  g_clear_pointer (&hits, g_ptr_array_unref);
+  hits = kestrel_store_search (store, "gyrfal", 10, &error);
+  g_assert_cmpuint (hits->len, ==, 1);
+  g_assert_cmpint (raw_int (_kestrel_store_get_db (store),
+                            "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_fts'"
+                            " AND sql LIKE '%prefix = ''2 3 4 5 6 7 8''%'"), ==, 1);
+  g_assert_cmpint (raw_int (_kestrel_store_get_db (store),
+                            "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name LIKE 'messages_fts_%'"), ==, 3);
 
   /* New writes work on the migrated file. */
   {
@@ -144,6 +158,14 @@ test_from_v2 (StoreFixture  *f,
 {
   build_old_database (f->path, 2);
   check_migrated (f, 2);
+}
+
+static void
+test_from_v3 (StoreFixture  *f,
+              gconstpointer  data)
+{
+  build_old_database (f->path, 3);
+  check_migrated (f, 3);
 }
 
 /* Current version, reopened: no migration runs, data intact. */
@@ -247,6 +269,7 @@ main (int   argc,
   ADD ("/store/schema/from-v0", test_from_v0);
   ADD ("/store/schema/from-v1", test_from_v1);
   ADD ("/store/schema/from-v2", test_from_v2);
+  ADD ("/store/schema/from-v3", test_from_v3);
   ADD ("/store/schema/reopen-current", test_reopen_current);
   ADD ("/store/schema/newer", test_newer_schema);
   ADD ("/store/schema/failed-migration", test_failed_migration);

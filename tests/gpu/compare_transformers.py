@@ -19,10 +19,16 @@ image, two images, a prompt longer than the sliding window, the same with an ima
 
   Note on W8A8: the activation quantizer is discontinuous, so float32 rounding differences
   of ~1e-7 (summation order) occasionally flip an activation to the neighbouring e4m3 value
-  (12.5 % of that element); such flips add up over layers and tokens.  Two CPU builds that
-  differ only in FMA order measured 1.3e-3 apart on the 4b-width 6-layer checkpoint with an
-  image (280 tokens), while the same pair agreed to 1.5e-7 in W8A16.  W8A16 rows test the
-  semantics; W8A8 rows show what the quantizer adds.
+  (6–12 % of that element); one flip on the last token's path moves the logits by ~1e-3.
+  Two CPU builds that differ only in FMA contraction measured 1.3e-3 – 1.6e-3 apart on the
+  4b-width 6-layer checkpoint, while the same pair agreed to 1.5e-7 in W8A16; making the
+  CPU's W8A8 sums exact (float64) did not change that (1.3e-3 – 1.6e-3): the norms', RoPE's
+  and attention's own float32 roundings are enough.  So for W8A8 this script also measures
+  how far transformers itself is from the same function computed in float64 (the
+  reference's own float32 error), and from itself run in float32 on the CPU instead of the
+  GPU.  A W8A8 row passes when the top-1 agrees and the CPU backend is within 1e-3 of the
+  float32 reference, or no farther from the float64 one than twice the float32
+  reference's own distance to it.  W8A16 rows must be < 1e-3 with equal top-1.
 
 Usage: compare_transformers.py --cli BUILD/app/cli/kestrel-cli --model DIR [--model DIR …]
                                [--skip-act-quant] [--threads N] [--work DIR]
@@ -138,28 +144,54 @@ def main():
             prepared.append((case, n, ids, images, ppms, pix))
         for mode, skip in modes:
             model, config = ref.build_model(model_dir, device, act_quant=not skip)
+            extra = {}
+            if not skip:  # the W8A8 noise floor: float64, and float32 on the CPU
+                extra["f64"] = ref.build_model(model_dir, device, act_quant=True, dtype=torch.float64)[0]
+                if device == "cuda":
+                    extra["cpu32"] = ref.build_model(model_dir, "cpu", act_quant=True)[0]
             vocab = config.text_config.vocab_size
             for k, (case, n, ids, images, ppms, pix) in enumerate(prepared):
                 out = os.path.join(work, f"{name}-{k}-{mode}.f32")
                 cpu_s = run_cli(args.cli, model_dir, ids, ppms, out, skip, args.threads)
-                got = ref.read_f32(out, vocab)
+                got = ref.read_f32(out, vocab).double()
                 want = ref.last_logits(model, config, ids, pix, device)
                 rel = ((got - want).norm() / want.norm()).item()
                 top_ok = int(got.argmax()) == int(want.argmax())
-                passed = rel < BOUND and top_ok
+                floor = None
+                if extra:
+                    w64 = ref.last_logits(extra["f64"], config, ids, pix, device)
+                    d = lambda a, b: ((a - b).norm() / b.norm()).item()  # noqa: E731
+                    floor = dict(kestrel_vs_f64=d(got, w64), ref32_vs_f64=d(want, w64),
+                                 top64=int(w64.argmax()) == int(got.argmax()))
+                    if "cpu32" in extra:
+                        wc = ref.last_logits(extra["cpu32"], config, ids, pix, "cpu")
+                        floor["ref_cpu_vs_gpu"] = d(wc, want)
+                    passed = top_ok and floor["top64"] and (
+                        rel < BOUND or floor["kestrel_vs_f64"] <= 2 * floor["ref32_vs_f64"])
+                else:
+                    passed = rel < BOUND and top_ok
                 ok &= passed
-                rows.append((name, case, mode, n, len(images), rel, top_ok, cpu_s, passed))
+                rows.append((name, case, mode, n, len(images), rel, top_ok, cpu_s, passed, floor))
+                more = ""
+                if floor:
+                    more = (f"; vs float64: Kestrel {floor['kestrel_vs_f64']:.3e}, transformers f32"
+                            f" {floor['ref32_vs_f64']:.3e}; transformers f32 CPU vs GPU"
+                            f" {floor.get('ref_cpu_vs_gpu', float('nan')):.3e}")
                 print(f"# {name} / {case} / {mode}: {rel:.3e} top-1 {int(got.argmax())} vs"
-                      f" {int(want.argmax())} ({cpu_s:.1f} s on the CPU backend)", flush=True)
-            del model
+                      f" {int(want.argmax())} ({cpu_s:.1f} s on the CPU backend){more}", flush=True)
+            del model, extra
             if device == "cuda":
                 torch.cuda.empty_cache()
 
     print()
-    print(f"| checkpoint | case | activations | tokens | images | ‖Δ‖/‖ref‖ | top-1 equal | CPU backend s | pass (< {BOUND:g}) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, case, mode, n, ni, rel, top_ok, s, passed in rows:
-        print(f"| {name} | {case} | {mode} | {n} | {ni} | {rel:.3e} | {'yes' if top_ok else 'NO'} | {s:.1f} | {'yes' if passed else 'NO'} |")
+    print(f"| checkpoint | case | activations | tokens | images | ‖Δ‖/‖ref‖ | top-1 equal | CPU backend s | pass |"
+          " Kestrel vs f64 | transformers f32 vs f64 | transformers f32 CPU vs GPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, case, mode, n, ni, rel, top_ok, s, passed, fl in rows:
+        f = (f"{fl['kestrel_vs_f64']:.3e} | {fl['ref32_vs_f64']:.3e} | {fl.get('ref_cpu_vs_gpu', float('nan')):.3e}"
+             if fl else "— | — | —")
+        print(f"| {name} | {case} | {mode} | {n} | {ni} | {rel:.3e} | {'yes' if top_ok else 'NO'} | {s:.1f} |"
+              f" {'yes' if passed else 'NO'} | {f} |")
     print()
     print("ALL PASS" if ok else "FAILURES")
     return 0 if ok else 1

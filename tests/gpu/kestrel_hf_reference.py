@@ -49,8 +49,8 @@ def hf_name(name):
     return name
 
 
-def load_state(model_dir):
-    """Returns (state dict of float32 tensors by transformers 5 name, set of FP8 module names)."""
+def load_state(model_dir, dtype=torch.float32):
+    """Returns (state dict of `dtype` tensors by transformers 5 name, set of FP8 module names)."""
     from safetensors.torch import load_file
     raw = {}
     for path in safetensors_files(model_dir):
@@ -60,21 +60,23 @@ def load_state(model_dir):
         if name.endswith(".weight_scale") or name.endswith(".input_scale"):
             continue
         if t.dtype == torch.float8_e4m3fn:
-            scale = raw[name[: -len("weight")] + "weight_scale"].float().reshape(-1, 1)
-            t = t.float() * scale
+            scale = raw[name[: -len("weight")] + "weight_scale"].to(dtype).reshape(-1, 1)
+            t = t.to(dtype) * scale  # exact in float64; one rounding in float32
             fp8.add(hf_name(name)[: -len(".weight")])
-        state[hf_name(name)] = t.float()
+        state[hf_name(name)] = t.to(dtype)
     return state, fp8
 
 
 def quantize_act(x):
-    xf = x.float()
+    xf = x if x.dtype == torch.float64 else x.float()
     scale = (xf.abs().amax(dim=-1, keepdim=True) / FP8_MAX).clamp(min=FP8_MIN_SCALE)
-    q = (xf / scale).clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn).float()
+    q = (xf / scale).clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn).to(xf.dtype)
     return q, scale
 
 
-def build_model(model_dir, device, act_quant=True):
+def build_model(model_dir, device, act_quant=True, dtype=torch.float32):
+    """dtype float64 gives the same function computed far more exactly: the measure of how
+    close a float32 implementation can get in W8A8 (see compare_transformers.py)."""
     from transformers import Gemma3Config, Gemma3ForConditionalGeneration
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -89,8 +91,8 @@ def build_model(model_dir, device, act_quant=True):
             c._attn_implementation = "eager"  # plain softmax(QKᵀ·s + mask)·V in float32
         except Exception:  # noqa: BLE001 — sdpa computes the same in float32
             pass
-    model = Gemma3ForConditionalGeneration(config).float()
-    state, fp8 = load_state(model_dir)
+    model = Gemma3ForConditionalGeneration(config).to(dtype)
+    state, fp8 = load_state(model_dir, dtype)
     # transformers versions differ in whether SiglipVisionModel's "vision_model." level shows
     # in module names: follow what this model has.
     have = set(model.state_dict().keys())
@@ -114,7 +116,7 @@ def build_model(model_dir, device, act_quant=True):
         raise SystemExit(f"state dict mismatch: missing {missing[:8]}, unexpected {unexpected[:8]}")
     model.tie_weights()
     emb = model.model.language_model.embed_tokens
-    scale = torch.tensor(math.sqrt(config.text_config.hidden_size)).to(torch.bfloat16).float()
+    scale = torch.tensor(math.sqrt(config.text_config.hidden_size)).to(torch.bfloat16).to(dtype)
     emb.embed_scale = scale  # the bf16-rounded factor (50.5 for hidden 2560)
     if act_quant:
         modules = dict(model.named_modules())
@@ -189,9 +191,9 @@ def last_logits(model, config, ids, pix, device):
                   token_type_ids=token_type_ids(ids, config.image_token_id).to(device),
                   use_cache=False)
     if pix is not None:
-        kwargs["pixel_values"] = pix.to(device)
+        kwargs["pixel_values"] = pix.to(device=device, dtype=next(model.parameters()).dtype)
     out = model(**kwargs)
-    return out.logits[0, -1].float().cpu()
+    return out.logits[0, -1].double().cpu()
 
 
 def read_f32(path, n):

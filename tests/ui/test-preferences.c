@@ -97,6 +97,99 @@ test_preferences_bindings (void)
   iterate_for (50);
 }
 
+static AdwEntryRow *
+entry_row_titled (GtkWidget  *root,
+                  const char *title)
+{
+  if (ADW_IS_ENTRY_ROW (root) &&
+      g_str_equal (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (root)), title))
+    return ADW_ENTRY_ROW (root);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      AdwEntryRow *row = entry_row_titled (child, title);
+      if (row != NULL)
+        return row;
+    }
+  return NULL;
+}
+
+static void
+assert_gpu_indices (GSettings *settings,
+                    const int *want,
+                    gsize      n_want)
+{
+  g_autoptr(GVariant) value = g_settings_get_value (settings, "gpu-indices");
+  gsize n = 0;
+  const gint32 *have = g_variant_get_fixed_array (value, &n, sizeof (gint32));
+
+  g_assert_cmpmem (have, n * sizeof (gint32), want, n_want * sizeof (int));
+}
+
+/* The GPU row: one GPU or a set that shares the model (issue 13), validated on apply. */
+static void
+test_preferences_gpus (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (KESTREL_SETTINGS_SCHEMA_ID);
+  GtkWindow *window = GTK_WINDOW (adw_window_new ());
+  AdwDialog *dialog;
+  AdwEntryRow *row;
+  static const int two[] = { 0, 2 }, three[] = { 3 };
+
+  g_settings_reset (settings, "gpu-indices");
+  g_settings_set_int (settings, "gpu-index", 1);
+  gtk_window_set_default_size (window, 800, 700);
+  gtk_window_present (window);
+  dialog = kestrel_preferences_dialog_new (settings);
+  adw_dialog_present (dialog, GTK_WIDGET (window));
+  iterate_for (100);
+
+  /* no set chosen: the row shows the single GPU */
+  row = entry_row_titled (GTK_WIDGET (dialog), "GPUs");
+  g_assert_nonnull (row);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (row)), ==, "1");
+
+  /* a set: stored, and the first becomes the single GPU too */
+  gtk_editable_set_text (GTK_EDITABLE (row), " 0, 2");
+  g_signal_emit_by_name (row, "apply");
+  assert_gpu_indices (settings, two, 2);
+  g_assert_cmpint (g_settings_get_int (settings, "gpu-index"), ==, 0);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (row)), ==, "0,2");
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (row), "error"));
+
+  /* bad lists are refused, marked, and change nothing */
+  const char *bad[] = { "0,0", "x", "0,,1", "64", "0,1,2,3,4,5,6,7,8,9" };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      gtk_editable_set_text (GTK_EDITABLE (row), bad[i]);
+      g_signal_emit_by_name (row, "apply");
+      g_test_message ("bad list \"%s\": text now \"%s\"", bad[i], gtk_editable_get_text (GTK_EDITABLE (row)));
+      g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (row), "error"));
+      assert_gpu_indices (settings, two, 2);
+    }
+  /* editing clears the mark */
+  gtk_editable_set_text (GTK_EDITABLE (row), "3");
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (row), "error"));
+  g_signal_emit_by_name (row, "apply");
+  assert_gpu_indices (settings, three, 1);
+  g_assert_cmpint (g_settings_get_int (settings, "gpu-index"), ==, 3);
+
+  /* settings → row */
+  g_settings_set_value (settings, "gpu-indices",
+                        g_variant_new_fixed_array (G_VARIANT_TYPE_INT32, two, 2, sizeof (gint32)));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (row)), ==, "0,2");
+
+  /* empty: back to the single GPU */
+  gtk_editable_set_text (GTK_EDITABLE (row), "");
+  g_signal_emit_by_name (row, "apply");
+  assert_gpu_indices (settings, NULL, 0);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (row)), ==, "3");
+
+  adw_dialog_force_close (dialog);
+  gtk_window_destroy (window);
+  iterate_for (50);
+}
+
 static void
 folder_chosen_cb (KestrelModelStatusPage *page,
                   GFile                  *folder,
@@ -292,6 +385,7 @@ main (int   argc,
   adw_init ();
 
   g_test_add_func ("/kestrel/preferences/bindings", test_preferences_bindings);
+  g_test_add_func ("/kestrel/preferences/gpus", test_preferences_gpus);
   g_test_add_func ("/kestrel/model-status-page/hf-cache", test_model_status_page_detects_cache);
   g_test_add_func ("/kestrel/window/menu-and-labels", test_window_menu_and_labels);
 
