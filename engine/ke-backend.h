@@ -5,7 +5,9 @@
  * ke_model (ke-model.c) opens a checkpoint and hands its config and weights to one backend;
  * ke_session (ke-session.c) owns the token history, decides what to recompute (prefix
  * reuse), encodes each new image once, and drives the backend with batches.  A backend
- * only computes: it never sees prompts, images' identities or sampling.
+ * only computes: it never sees prompts or images' identities; one that can sample on its
+ * device (forward_sample) gets the sampling parameters and the draw from the session, which
+ * keeps the RNG, so that both samplers give the same tokens.
  *
  * Contract of every backend (the CPU backend in engine/cpu is the reference; the CUDA
  * backend implements the same operations with the same semantics):

@@ -8,6 +8,8 @@
  *    the bf16 reference than per-token fp8 activations, docs/cuda-notes.md), GeGLU in the
  *    gate+up GEMV's epilogue, split-K attention straight from the cache, the whole step
  *    captured once per KV cache as a CUDA graph (the position is read from device memory);
+ *    with a sample request (forward_sample) the logits stay on the device and the sampler
+ *    kernels (ke-cuda-sample.cu) run after the graph: only the token id comes back;
  *  - batches (prefill, images, other head sizes): with activation quantization (the
  *    default), per-token fp8 activations and cuBLASLt FP8 GEMMs (plans cached per shape
  *    and M bucket); with skip_act_quant, the W8A16 GEMV per token.  Attention reads the
