@@ -5,7 +5,9 @@
  * ke_model (ke-model.c) opens a checkpoint and hands its config and weights to one backend;
  * ke_session (ke-session.c) owns the token history, decides what to recompute (prefix
  * reuse), encodes each new image once, and drives the backend with batches.  A backend
- * only computes: it never sees prompts, images' identities or sampling.
+ * only computes: it never sees prompts or images' identities; one that can sample on its
+ * device (forward_sample) gets the sampling parameters and the draw from the session, which
+ * keeps the RNG, so that both samplers give the same tokens.
  *
  * Contract of every backend (the CPU backend in engine/cpu is the reference; the CUDA
  * backend implements the same operations with the same semantics):
@@ -67,6 +69,21 @@ typedef struct ke_batch {
   bool all_logits;
 } ke_batch;
 
+/* What forward_sample needs besides the batch: the ke_sampling parameters, the draw, and
+ * changes to the two token sets the penalties read, which the backend keeps per KV cache:
+ * "context" (repetition penalty: every token of the history) and "generated" (presence
+ * penalty: the tokens of the current reply).  The session empties both (reset_sets) at the
+ * start of each reply and adds each token as it joins the history. */
+typedef struct ke_sample_request {
+  const ke_sampling *params;
+  double u;                      /* uniform draw in [0, 1); unused when greedy */
+  bool reset_sets;
+  const ke_token *add_context;   /* [n_add_context] */
+  size_t n_add_context;
+  const ke_token *add_generated; /* [n_add_generated] */
+  size_t n_add_generated;
+} ke_sample_request;
+
 typedef struct ke_backend_ops {
   const char *name; /* "cpu", "cuda" */
   void (*destroy) (ke_backend *backend);
@@ -77,6 +94,13 @@ typedef struct ke_backend_ops {
   void (*embeds_free) (ke_backend *backend, ke_image_embeds *embeds);
   bool (*forward) (ke_backend *backend, ke_kv_cache *kv, const ke_batch *batch,
                    ke_error **error);
+  /* Optional (NULL: the session samples on the host from batch->logits): forward(batch)
+   * with batch->logits NULL, the last position's logits kept in the backend's memory, then
+   * the next token picked there with ke_sampler_sample's semantics (engine/cpu/ke-sampler.c,
+   * the draw being request->u); only the token id comes back. */
+  bool (*forward_sample) (ke_backend *backend, ke_kv_cache *kv, const ke_batch *batch,
+                          const ke_sample_request *request, ke_token *token,
+                          ke_error **error);
 } ke_backend_ops;
 
 /* The common part of every backend; a backend embeds it as its first member. */

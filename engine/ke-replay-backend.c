@@ -155,7 +155,7 @@ replay_forward (ke_backend *backend, ke_kv_cache *kv, const ke_batch *batch, ke_
 
 static const ke_backend_ops replay_ops = {
   "replay", replay_destroy, replay_kv_new, replay_kv_free, replay_encode_image,
-  replay_embeds_free, replay_forward,
+  replay_embeds_free, replay_forward, NULL,
 };
 
 static bool

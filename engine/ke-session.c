@@ -376,27 +376,63 @@ ke_session_generate (ke_session *s, const ke_sampling *sampling, ke_token_fn on_
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                          "The session is empty: prefill a prompt first.");
   /* Generated tokens are text; anything pending after the cache is computed here. */
+  ke_backend *b = s->backend;
+  const bool on_device = b->ops->forward_sample != NULL;
   if (s->n_kv < s->n_ids || !s->logits_valid) {
     size_t from = s->n_kv < s->n_ids ? s->n_kv : s->n_ids - 1;
     for (size_t i = from; i < s->n_ids; i++)
       if (s->image[i])
         return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                              "The context ends inside an image; prefill the prompt again.");
-    if (!compute (s, from, s->n_ids, NULL, 0, NULL, NULL, error))
+    /* A backend that samples itself runs the last position in the loop below. */
+    size_t to = on_device ? s->n_ids - 1 : s->n_ids;
+    if (from < to && !compute (s, from, to, NULL, 0, NULL, NULL, error))
       return false;
   }
   ke_rng rng;
   ke_rng_seed (&rng, sampling->seed);
   uint32_t vocab = s->config->text.vocab_size;
+  const bool greedy = !(sampling->temperature > 0.0f);
   size_t n_generated = 0;
+  /* How much of ids[] / generated[] the backend's token sets hold in this reply. */
+  size_t ctx_synced = 0, gen_synced = 0;
+  bool sets_reset = false;
   bool ok = true;
   if (stats)
     stats->generated_tokens = 0;
   while (sampling->max_tokens == 0 || n_generated < sampling->max_tokens) {
     if (s->n_ids >= s->capacity)
       break; /* the context is full */
-    ke_token t = ke_sampler_sample (s->sampler, s->logits, vocab, sampling, s->ids, s->n_ids,
-                                    s->generated, n_generated, &rng);
+    ke_token t;
+    if (s->logits_valid && s->n_kv == s->n_ids) {
+      t = ke_sampler_sample (s->sampler, s->logits, vocab, sampling, s->ids, s->n_ids,
+                             s->generated, n_generated, &rng);
+    } else {
+      /* on_device: the last history position runs and samples in the backend, which gets
+       * only what its token sets lack; the draw comes from the same stream as above */
+      ke_sample_request req = {
+        .params = sampling,
+        .u = greedy ? 0.0 : ke_rng_uniform (&rng),
+        .reset_sets = !sets_reset,
+        .add_context = s->ids + ctx_synced,
+        .n_add_context = s->n_ids - ctx_synced,
+        .add_generated = s->generated + gen_synced,
+        .n_add_generated = n_generated - gen_synced,
+      };
+      ke_batch batch = {
+        .ids = s->ids + s->n_ids - 1,
+        .n_tokens = 1,
+        .pos0 = (uint32_t) (s->n_ids - 1),
+      };
+      if (!b->ops->forward_sample (b, s->kv, &batch, &req, &t, error)) {
+        ok = false;
+        break;
+      }
+      s->n_kv = s->n_ids;
+      sets_reset = true;
+      ctx_synced = s->n_ids;
+      gen_synced = n_generated;
+    }
     s->logits_valid = false;
     if (stats && n_generated == 0)
       stats->time_to_first_token = ke_now () - t0;
@@ -419,7 +455,7 @@ ke_session_generate (ke_session *s, const ke_sampling *sampling, ke_token_fn on_
       break;
     if (s->n_ids >= s->capacity)
       break;
-    if (!compute (s, s->n_kv, s->n_ids, NULL, 0, NULL, NULL, error)) {
+    if (!on_device && !compute (s, s->n_kv, s->n_ids, NULL, 0, NULL, NULL, error)) {
       ok = false;
       break;
     }

@@ -5,11 +5,16 @@
  * Measures, on the chosen backend (default auto):
  *  - the device's read bandwidth (CUDA: a read-only kernel over 2 GiB), the decode roofline;
  *  - decode tok/s at contexts 512, 8K and 32K: one token per forward at position ctx − 1
- *    (the cache holds whatever was there: attention reads ctx keys either way), logits
- *    copied to the host every step, 64 timed steps after warm-up;
+ *    (the cache holds whatever was there: attention reads ctx keys either way), 64 timed
+ *    steps after warm-up, three ways: sampled on the device where the backend can
+ *    (forward_sample: only the token id comes back — what a session pays), greedy and with
+ *    Gemma 3's sampling defaults (T 1, top-k 64, top-p 0.95); and with the logits copied to
+ *    the host every step (the path without device sampling);
  *  - prefill tok/s and time to first token for prompts of 512, 4096 and 16K random ids
  *    (chunks of the backend's max batch, logits of the last position);
- *  - the device memory in use at its highest observed point (device-wide, cudaMemGetInfo);
+ *  - the device memory in use at its highest observed point (device-wide, cudaMemGetInfo),
+ *    and (CUDA, not --quick) with one context alone: an 8K cache after an 8K prefill and
+ *    decode steps, and a 128K cache after decode steps at position 128K − 1 (also timed);
  *  - decode as a fraction of the roofline: bytes each token must read (FP8 linears,
  *    the bf16 lm_head, the KV cache at that context) / measured bandwidth;
  *  - images (vision models): one image through preprocessing + tower + projector
@@ -194,6 +199,43 @@ bench_images (ke_model *model, image_bench *ib, ke_error **error)
   return true;
 }
 
+static double
+device_used_gib (void)
+{
+#if KE_HAVE_CUDA
+  size_t free_b = 0, total_b = 0;
+  if (ke_cuda_device_count () > 0 && ke_cuda_mem_info (&free_b, &total_b, NULL))
+    return (double) (total_b - free_b) / (1024.0 * 1024.0 * 1024.0);
+#endif
+  return 0;
+}
+
+/* Seconds per decode step at position pos: logits to the host (sampling NULL) or sampled
+ * in the backend. */
+static bool
+time_decode (ke_backend *b, ke_kv_cache *kv, const ke_token *ids, uint32_t pos,
+             const ke_sampling *sampling, float *logits, double *seconds, ke_error **error)
+{
+  unsigned long long draw = 7;
+  for (int s = -4; s < DECODE_STEPS; s++) { /* 4 warm-up steps: graph capture */
+    if (s == 0)
+      *seconds = now ();
+    ke_batch batch = { &ids[(s + 4) % 64], 1, pos, NULL, 0, sampling ? NULL : logits, false };
+    if (sampling) {
+      draw = draw * 6364136223846793005ull + 1442695040888963407ull;
+      ke_sample_request req = { sampling, (double) (draw >> 11) * 0x1.0p-53, s == -4, NULL, 0,
+                                NULL, 0 };
+      ke_token t;
+      if (!b->ops->forward_sample (b, kv, &batch, &req, &t, error))
+        return false;
+    } else if (!b->ops->forward (b, kv, &batch, error)) {
+      return false;
+    }
+  }
+  *seconds = (now () - *seconds) / DECODE_STEPS;
+  return true;
+}
+
 static void
 usage (FILE *out)
 {
@@ -338,7 +380,18 @@ kcli_bench (int argc, char **argv)
   double w_bytes = tc->num_hidden_layers * ((qd + 2 * kvd) * H + H * qd + 3 * H * I) +
                    (double) tc->vocab_size * H * 2;
 
+  /* greedy and Gemma 3's generation_config sampling, on the device */
+  ke_sampling greedy = { .temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f,
+                         .repetition_penalty = 1.0f, .presence_penalty = 0.0f };
+  ke_sampling gemma = greedy;
+  gemma.temperature = 1.0f;
+  gemma.top_k = 64;
+  gemma.top_p = 0.95f;
+  const bool device_sampling = b->ops->forward_sample != NULL;
+
   double decode_tps[N_CTX] = { 0 }, decode_roof[N_CTX] = { 0 };
+  double decode_sampled_tps[N_CTX] = { 0 }, decode_host_tps[N_CTX] = { 0 };
+  double kv_bytes_at[N_CTX] = { 0 };
   for (uint32_t c = 0; c < n_ctx; c++) {
     uint32_t pos = decode_ctx[c] - 1;
     double kv_bytes = 0;
@@ -348,24 +401,26 @@ kcli_bench (int argc, char **argv)
         keys = tc->sliding_window;
       kv_bytes += 2.0 * kvd * keys * 2;
     }
-    for (int w = 0; w < 4; w++) /* warm-up: graph capture */
-      if (!forward_chunks (b, kv, &ids[w], 1, pos, logits, &error)) {
-        status = kcli_fail ("bench", error);
-        goto out;
-      }
-    double t0 = now ();
-    for (int s = 0; s < DECODE_STEPS; s++)
-      if (!forward_chunks (b, kv, &ids[s % 64], 1, pos, logits, &error)) {
-        status = kcli_fail ("bench", error);
-        goto out;
-      }
-    double dt = (now () - t0) / DECODE_STEPS;
+    kv_bytes_at[c] = kv_bytes;
+    double dt_host = 0, dt = 0, dt_sampled = 0;
+    if (!time_decode (b, kv, ids, pos, NULL, logits, &dt_host, &error) ||
+        (device_sampling &&
+         (!time_decode (b, kv, ids, pos, &greedy, logits, &dt, &error) ||
+          !time_decode (b, kv, ids, pos, &gemma, logits, &dt_sampled, &error)))) {
+      status = kcli_fail ("bench", error);
+      goto out;
+    }
+    if (!device_sampling)
+      dt = dt_host;
+    decode_host_tps[c] = 1.0 / dt_host;
     decode_tps[c] = 1.0 / dt;
+    decode_sampled_tps[c] = dt_sampled > 0 ? 1.0 / dt_sampled : 0;
     if (bw > 0)
       decode_roof[c] = ((w_bytes + kv_bytes) / (bw * 1e9)) / dt;
     sample_memory ();
-    fprintf (stderr, "decode ctx %u: %.1f tok/s (%.0f us/token)\n", decode_ctx[c], decode_tps[c],
-             dt * 1e6);
+    fprintf (stderr, "decode ctx %u: %.1f tok/s greedy on the device, %.1f sampled (top-k 64, "
+             "top-p 0.95), %.1f with logits to the host\n", decode_ctx[c], decode_tps[c],
+             decode_sampled_tps[c], decode_host_tps[c]);
   }
 
   double prefill_tps[N_PROMPT] = { 0 }, ttft[N_PROMPT] = { 0 };
@@ -397,6 +452,33 @@ kcli_bench (int argc, char **argv)
              ib.encode_resize_ms, ib.ttft_ms, ib.prompt_tokens);
   }
 
+  /* One context alone: an 8K cache (prefilled, then decode steps), a 128K one (decode
+   * steps at its last position).  Device-wide memory in use, so the CUDA context counts. */
+  double mem_8k = 0, mem_128k = 0, decode_128k_tps = 0;
+  if (!quick && strcmp (info->backend, "cuda") == 0) {
+    b->ops->kv_free (b, kv);
+    kv = b->ops->kv_new (b, 8192, &error);
+    double dt = 0;
+    if (!kv || !forward_chunks (b, kv, ids, 8192, 0, logits, &error) ||
+        !time_decode (b, kv, ids, 8191, device_sampling ? &gemma : NULL, logits, &dt, &error)) {
+      status = kcli_fail ("bench", error);
+      goto out;
+    }
+    mem_8k = device_used_gib ();
+    b->ops->kv_free (b, kv);
+    kv = b->ops->kv_new (b, 131072, &error);
+    if (!kv || !time_decode (b, kv, ids, 131071, device_sampling ? &greedy : NULL, logits, &dt,
+                             &error)) {
+      status = kcli_fail ("bench", error);
+      goto out;
+    }
+    mem_128k = device_used_gib ();
+    decode_128k_tps = 1.0 / dt;
+    sample_memory ();
+    fprintf (stderr, "memory in use: %.2f GiB with an 8K context, %.2f GiB with 128K (decode "
+             "there %.1f tok/s)\n", mem_8k, mem_128k, decode_128k_tps);
+  }
+
   if (json_path) {
     out = fopen (json_path, "w");
     if (!out) {
@@ -409,13 +491,19 @@ kcli_bench (int argc, char **argv)
   fprintf (out, "{\n  \"model\": \"%s\",\n  \"random\": %s,\n  \"backend\": \"%s\",\n"
                 "  \"device\": \"%s\",\n  \"skip_act_quant\": %s,\n  \"open_seconds\": %.2f,\n"
                 "  \"read_bandwidth_gb_s\": %.1f,\n  \"bytes_per_token_weights\": %.0f,\n"
-                "  \"peak_device_memory_gib\": %.2f,\n  \"decode\": [",
+                "  \"peak_device_memory_gib\": %.2f,\n  \"device_memory_context_8k_gib\": %.2f,\n"
+                "  \"device_memory_context_128k_gib\": %.2f,\n  \"decode_128k_tok_s\": %.1f,\n"
+                "  \"device_sampling\": %s,\n  \"decode\": [",
            random ? "random 4b" : model_dir, random ? "true" : "false", info->backend,
            info->device_name, skip_act_quant ? "true" : "false", t_open, bw, w_bytes,
-           peak_used_gib);
+           peak_used_gib, mem_8k, mem_128k, decode_128k_tps, device_sampling ? "true" : "false");
   for (uint32_t c = 0; c < n_ctx; c++)
-    fprintf (out, "%s\n    { \"context\": %u, \"tok_s\": %.1f, \"roofline_fraction\": %.3f }",
-             c ? "," : "", decode_ctx[c], decode_tps[c], decode_roof[c]);
+    fprintf (out, "%s\n    { \"context\": %u, \"tok_s\": %.1f, \"tok_s_sampled\": %.1f, "
+             "\"tok_s_logits_to_host\": %.1f, \"roofline_tok_s\": %.1f, "
+             "\"roofline_fraction\": %.3f }",
+             c ? "," : "", decode_ctx[c], decode_tps[c], decode_sampled_tps[c],
+             decode_host_tps[c], bw > 0 ? bw * 1e9 / (w_bytes + kv_bytes_at[c]) : 0,
+             decode_roof[c]);
   fprintf (out, "\n  ],\n  \"prefill\": [");
   for (uint32_t p = 0; p < n_prompt; p++)
     fprintf (out, "%s\n    { \"prompt\": %u, \"tok_s\": %.1f, \"ttft_s\": %.4f }", p ? "," : "",
@@ -433,9 +521,14 @@ kcli_bench (int argc, char **argv)
   printf ("\n%s on %s (%s)%s\n", random ? "random Gemma 3 4b" : model_dir, info->device_name,
           info->backend, skip_act_quant ? ", W8A16 prefill" : ", W8A8 prefill");
   printf ("read bandwidth %.0f GB/s; peak device memory in use %.2f GiB\n", bw, peak_used_gib);
-  printf ("%-22s %10s %12s\n", "decode", "tok/s", "of roofline");
+  if (mem_8k > 0)
+    printf ("device memory in use, one context alone: 8K %.2f GiB, 128K %.2f GiB "
+            "(decode at 128K: %.1f tok/s)\n", mem_8k, mem_128k, decode_128k_tps);
+  printf ("%-22s %10s %12s %10s %12s\n", "decode", "tok/s", "of roofline", "sampled",
+          "logits→host");
   for (uint32_t c = 0; c < n_ctx; c++)
-    printf ("  context %-12u %10.1f %11.1f%%\n", decode_ctx[c], decode_tps[c], 100 * decode_roof[c]);
+    printf ("  context %-12u %10.1f %11.1f%% %10.1f %12.1f\n", decode_ctx[c], decode_tps[c],
+            100 * decode_roof[c], decode_sampled_tps[c], decode_host_tps[c]);
   printf ("%-22s %10s %12s\n", "prefill", "tok/s", "TTFT s");
   for (uint32_t p = 0; p < n_prompt; p++)
     printf ("  prompt %-13u %10.0f %12.3f\n", prompt_len[p], prefill_tps[p], ttft[p]);

@@ -214,3 +214,15 @@ ke_token ke_sampler_sample (ke_sampler *sampler, float *logits, uint32_t vocab_s
                             const ke_sampling *params, const ke_token *history,
                             size_t n_history, const ke_token *generated, size_t n_generated,
                             ke_rng *rng);
+/* The steps of ke_sampler_sample, for comparing samplers: the candidates it draws from
+ * (penalties and temperature applied to logits in place; ids in descending logit order,
+ * ties lower id first; probabilities of the softmax over the top-k), cut by top-p and
+ * min-p; returns how many are kept (greedy: 1, the argmax).  *order and *probs point into
+ * the sampler, valid until its next call. */
+uint32_t ke_sampler_candidates (ke_sampler *sampler, float *logits, uint32_t vocab_size,
+                                const ke_sampling *params, const ke_token *history,
+                                size_t n_history, const ke_token *generated,
+                                size_t n_generated, const uint32_t **order,
+                                const float **probs);
+/* The draw: the first i with Σ_{j<=i} probs[j] > u · Σ_{j<n} probs[j] (else n − 1). */
+ke_token ke_sampler_draw (const uint32_t *order, const float *probs, uint32_t n, double u);

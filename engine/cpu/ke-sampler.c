@@ -145,10 +145,11 @@ select_top_k (const float *logits, uint32_t *order, uint32_t n, uint32_t k)
   }
 }
 
-ke_token
-ke_sampler_sample (ke_sampler *s, float *logits, uint32_t vocab_size, const ke_sampling *p,
-                   const ke_token *history, size_t n_history, const ke_token *generated,
-                   size_t n_generated, ke_rng *rng)
+uint32_t
+ke_sampler_candidates (ke_sampler *s, float *logits, uint32_t vocab_size,
+                       const ke_sampling *p, const ke_token *history, size_t n_history,
+                       const ke_token *generated, size_t n_generated, const uint32_t **order,
+                       const float **probs)
 {
   if (vocab_size > s->vocab_size)
     vocab_size = s->vocab_size;
@@ -180,7 +181,11 @@ ke_sampler_sample (ke_sampler *s, float *logits, uint32_t vocab_size, const ke_s
     for (uint32_t i = 1; i < vocab_size; i++)
       if (logits[i] > logits[best])
         best = i;
-    return (ke_token) best;
+    s->order[0] = best;
+    s->probs[0] = 1.0f;
+    *order = s->order;
+    *probs = s->probs;
+    return 1;
   }
   for (uint32_t i = 0; i < vocab_size; i++)
     logits[i] /= p->temperature;
@@ -230,14 +235,36 @@ ke_sampler_sample (ke_sampler *s, float *logits, uint32_t vocab_size, const ke_s
     n = keep;
   }
 
+  *order = s->order;
+  *probs = s->probs;
+  return n;
+}
+
+ke_token
+ke_sampler_draw (const uint32_t *order, const float *probs, uint32_t n, double u)
+{
   double total = 0.0;
   for (uint32_t i = 0; i < n; i++)
-    total += s->probs[i];
-  double u = ke_rng_uniform (rng) * total, acc = 0.0;
+    total += probs[i];
+  double target = u * total, acc = 0.0;
   for (uint32_t i = 0; i < n; i++) {
-    acc += s->probs[i];
-    if (u < acc)
-      return (ke_token) s->order[i];
+    acc += probs[i];
+    if (target < acc)
+      return (ke_token) order[i];
   }
-  return (ke_token) s->order[n - 1];
+  return (ke_token) order[n - 1];
+}
+
+ke_token
+ke_sampler_sample (ke_sampler *s, float *logits, uint32_t vocab_size, const ke_sampling *p,
+                   const ke_token *history, size_t n_history, const ke_token *generated,
+                   size_t n_generated, ke_rng *rng)
+{
+  const uint32_t *order;
+  const float *probs;
+  uint32_t n = ke_sampler_candidates (s, logits, vocab_size, p, history, n_history, generated,
+                                      n_generated, &order, &probs);
+  if (!(p->temperature > 0.0f))
+    return (ke_token) order[0]; /* greedy draws no random number */
+  return ke_sampler_draw (order, probs, n, ke_rng_uniform (rng));
 }

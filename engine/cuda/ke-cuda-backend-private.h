@@ -89,6 +89,8 @@ typedef struct cuda_backend {
   float *attn_ws;     /* split-K decode attention workspace */
   int32_t *h_ids, *h_pos; /* pinned staging */
   float *h_logits;       /* pinned [vocab] */
+  int32_t *d_token, *h_token; /* the sampled token: device [1], pinned [1] */
+  ke_cuda_sampler *sampler;   /* device sampling scratch, made at the first use */
   ke_fp8_gemm_plan *plans[N_GEMM][KE_CUDA_N_BUCKETS];
   void *gemm_ws;          /* the plans' shared cuBLASLt workspace */
   /* W8A16 prefill on bf16 tensor cores (GPUs without FP8 ones, or skip_act_quant): plans
@@ -112,6 +114,7 @@ typedef struct cuda_kv {
   uint32_t end, fresh_from, high;
   int *cap;               /* [layers] slots per layer */
   uint16_t **k, **v;      /* [layers] → [nkv, cap, hd] */
+  ke_cuda_token_sets *sets; /* the penalties' token sets (device sampling), or NULL */
   cudaGraphExec_t graph;  /* the decode step for this cache, or NULL */
   bool graph_failed;
 } cuda_kv;
@@ -122,6 +125,8 @@ struct ke_image_embeds {
 };
 
 /* ke-cuda-forward.cu */
+/* With `sample` (and batch->logits NULL): the last position's logits stay on the device
+ * and the token sampled there lands in *token. */
 bool ke_cuda_forward_impl (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch,
-                           ke_error **error);
+                           const ke_sample_request *sample, ke_token *token, ke_error **error);
 void ke_cuda_kv_drop_graph (cuda_kv *kv);

@@ -238,6 +238,9 @@ cuda_destroy (ke_backend *backend)
   cudaFreeHost (cb->h_pos);
   cudaFreeHost (cb->h_logits);
   ke_cuda_vision_free (cb->vision); /* before its stream goes */
+  cudaFree (cb->d_token);
+  cudaFreeHost (cb->h_token);
+  ke_cuda_sampler_free (cb->sampler);
   if (cb->stream)
     cudaStreamDestroy (cb->stream);
   ke_cpu_pool_free ((ke_cpu_pool *) cb->cpu_pool);
@@ -260,6 +263,7 @@ cuda_kv_free (ke_backend *backend, ke_kv_cache *cache)
   if (!kv)
     return;
   ke_cuda_kv_drop_graph (kv);
+  ke_cuda_token_sets_free (kv->sets);
   if (kv->k)
     for (int l = 0; l < cb->n_layers; l++) {
       cudaFree (kv->k[l]);
@@ -433,13 +437,34 @@ cuda_forward (ke_backend *backend, ke_kv_cache *kv, const ke_batch *batch, ke_er
   if (!check_broken (cb, error))
     return false;
   ke_error *local = NULL;
-  bool ok = ke_cuda_forward_impl (cb, (cuda_kv *) kv, batch, &local);
+  bool ok = ke_cuda_forward_impl (cb, (cuda_kv *) kv, batch, NULL, NULL, &local);
   return finish (cb, ok, local, error);
 }
 
+static bool
+cuda_forward_sample (ke_backend *backend, ke_kv_cache *kv, const ke_batch *batch,
+                     const ke_sample_request *request, ke_token *token, ke_error **error)
+{
+  cuda_backend *cb = (cuda_backend *) backend;
+  if (!check_broken (cb, error))
+    return false;
+  if (!request || !request->params || !token || batch->logits)
+    return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
+                         "forward_sample takes a request and no logits buffer.");
+  ke_error *local = NULL;
+  bool ok = ke_cuda_forward_impl (cb, (cuda_kv *) kv, batch, request, token, &local);
+  return finish (cb, ok, local, error);
+}
+
+/* Sampling on the device: only the token id comes back (KESTREL_CUDA_HOST_SAMPLING=1 picks
+ * the host sampler instead, for comparisons). */
 static const ke_backend_ops cuda_ops = {
   "cuda", cuda_destroy, cuda_kv_new, cuda_kv_free, cuda_encode_image, cuda_embeds_free,
-  cuda_forward,
+  cuda_forward, cuda_forward_sample,
+};
+static const ke_backend_ops cuda_ops_host_sampling = {
+  "cuda", cuda_destroy, cuda_kv_new, cuda_kv_free, cuda_encode_image, cuda_embeds_free,
+  cuda_forward, NULL,
 };
 
 /* ---- open ---------------------------------------------------------------------------- */
@@ -540,7 +565,9 @@ alloc_buffers (cuda_backend *cb, ke_error **error)
       !KE_CUDA_CHECK (cudaMemset (cb->xs, 0, B * 4), error) ||
       !KE_CUDA_CHECK (cudaMallocHost ((void **) &cb->h_ids, B * 4), error) ||
       !KE_CUDA_CHECK (cudaMallocHost ((void **) &cb->h_pos, B * 4), error) ||
-      !KE_CUDA_CHECK (cudaMallocHost ((void **) &cb->h_logits, (size_t) cb->vocab * 4), error))
+      !KE_CUDA_CHECK (cudaMallocHost ((void **) &cb->h_logits, (size_t) cb->vocab * 4), error) ||
+      !(cb->d_token = (int32_t *) dev_alloc (4, error)) ||
+      !KE_CUDA_CHECK (cudaMallocHost ((void **) &cb->h_token, 4), error))
     return false;
   return true;
 }
@@ -666,18 +693,21 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
   }
   if (!KE_CUDA_CHECK (cudaSetDevice (device), error))
     return NULL;
-  /* Programmatic dependent launch stays off unless KESTREL_CUDA_PDL=1: tests/gpu's
-   * pdl-chain test found a PDL chain differing from the serial run in some device runs
-   * (docs/performance.md), and the backend measured no speed difference with it. */
+  /* Programmatic dependent launch (sm_90+) is on unless KESTREL_CUDA_PDL=0: with device
+   * sampling it is worth ~7 % of decode speed (docs/cuda-notes.md).  (It was off while
+   * tests/gpu's pdl-chain test failed at times: that was the test's own race, a pageable
+   * cudaMemcpy on the legacy stream not yet landed when the non-blocking stream started.) */
   const char *pdl = getenv ("KESTREL_CUDA_PDL");
-  ke_cuda_set_pdl (pdl && strcmp (pdl, "1") == 0);
+  ke_cuda_set_pdl (!(pdl && strcmp (pdl, "0") == 0));
 
   cuda_backend *cb = (cuda_backend *) calloc (1, sizeof *cb);
   if (!cb) {
     ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory.");
     return NULL;
   }
-  cb->base.ops = &cuda_ops;
+  const char *host_sampling = getenv ("KESTREL_CUDA_HOST_SAMPLING");
+  cb->base.ops = host_sampling && strcmp (host_sampling, "1") == 0 ? &cuda_ops_host_sampling
+                                                                    : &cuda_ops;
   cb->base.config = config;
   cb->base.weights = weights;
   cb->base.max_batch = KE_CUDA_MAX_BATCH;

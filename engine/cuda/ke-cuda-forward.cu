@@ -8,6 +8,8 @@
  *    the bf16 reference than per-token fp8 activations, docs/cuda-notes.md), GeGLU in the
  *    gate+up GEMV's epilogue, split-K attention straight from the cache, the whole step
  *    captured once per KV cache as a CUDA graph (the position is read from device memory);
+ *    with a sample request (forward_sample) the logits stay on the device and the sampler
+ *    kernels (ke-cuda-sample.cu) run after the graph: only the token id comes back;
  *  - batches (prefill, images, other head sizes): with activation quantization (the
  *    default), per-token fp8 activations and cuBLASLt FP8 GEMMs (plans built at open per
  *    shape and M bucket; gate+up stays bf16 into GeGLU); without it (skip_act_quant, or a
@@ -131,6 +133,50 @@ logits_to_host (cuda_backend *cb, float *dst, ke_error **error)
   return true;
 }
 
+/* Samples the next token from cb->logits on the device (ke-cuda-sample.cu); only the id is
+ * copied back.  The kv cache's token sets take the request's additions first (only for the
+ * penalties that are on: the session resets them at every reply, so skipped ones are never
+ * read). */
+static bool
+sample_on_device (cuda_backend *cb, cuda_kv *kv, const ke_sample_request *req, ke_token *token,
+                  ke_error **error)
+{
+  const ke_sampling *sp = req->params;
+  const bool rep = sp->repetition_penalty > 0.0f && sp->repetition_penalty != 1.0f;
+  const bool pres = sp->presence_penalty != 0.0f;
+  if (!cb->sampler && !(cb->sampler = ke_cuda_sampler_new (cb->vocab, error)))
+    return false;
+  if ((rep || pres) && !kv->sets && !(kv->sets = ke_cuda_token_sets_new (cb->vocab, error)))
+    return false;
+  if (rep && !ke_cuda_token_sets_add (kv->sets, 0, req->reset_sets, req->add_context,
+                                      req->n_add_context, cb->stream, error))
+    return false;
+  if (pres && !ke_cuda_token_sets_add (kv->sets, 1, req->reset_sets, req->add_generated,
+                                       req->n_add_generated, cb->stream, error))
+    return false;
+  ke_cuda_sample_params p;
+  memset (&p, 0, sizeof p);
+  p.softcap = cb->base.config->text.final_logit_softcapping;
+  p.temperature = sp->temperature;
+  p.top_k = sp->top_k;
+  p.top_p = sp->top_p;
+  p.min_p = sp->min_p;
+  p.repetition_penalty = rep ? sp->repetition_penalty : 1.0f;
+  p.presence_penalty = pres ? sp->presence_penalty : 0.0f;
+  p.u = req->u;
+  if (!ke_cuda_sampler_run (cb->sampler, kv->sets, cb->logits, &p, cb->d_token, cb->stream,
+                            error) ||
+      !KE_CUDA_CHECK (cudaMemcpyAsync (cb->h_token, cb->d_token, sizeof (int32_t),
+                                       cudaMemcpyDeviceToHost, cb->stream), error) ||
+      !KE_CUDA_CHECK (cudaStreamSynchronize (cb->stream), error))
+    return false;
+  if (*cb->h_token < 0 || *cb->h_token >= cb->vocab)
+    return ke_set_error (error, KE_ERROR_DEVICE, "The device sampler returned token %d.",
+                         *cb->h_token);
+  *token = *cb->h_token;
+  return true;
+}
+
 /* ---- decode step ---------------------------------------------------------------------- */
 
 /* One token: id at cb->d_ids[0], position at cb->d_pos[0]; logits → cb->logits. */
@@ -212,7 +258,7 @@ run_decode_step (cuda_backend *cb, cuda_kv *kv, ke_error **error)
 
 static bool
 forward_batch (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, int n_images,
-               ke_error **error)
+               bool keep_logits, ke_error **error)
 {
   const int T = (int) batch->n_tokens, H = cb->H, I = cb->I;
   const int pos0 = (int) batch->pos0;
@@ -312,6 +358,8 @@ forward_batch (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, int n_image
       return false;
   }
 
+  if (keep_logits) /* the last position's, for the device sampler */
+    return lm_head (cb, cb->xb + (size_t) (T - 1) * H, error);
   if (!batch->logits)
     return KE_CUDA_CHECK (cudaStreamSynchronize (cb->stream), error);
   int first = batch->all_logits ? 0 : T - 1;
@@ -323,7 +371,8 @@ forward_batch (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, int n_image
 }
 
 bool
-ke_cuda_forward_impl (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, ke_error **error)
+ke_cuda_forward_impl (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch,
+                      const ke_sample_request *sample, ke_token *token, ke_error **error)
 {
   const ke_config *config = cb->base.config;
   uint32_t n = batch->n_tokens;
@@ -393,8 +442,9 @@ ke_cuda_forward_impl (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, ke_e
   bool ok;
   if (n == 1 && batch->n_images == 0 && cb->hd == 256) {
     ok = run_decode_step (cb, kv, error) &&
-         (batch->logits ? logits_to_host (cb, batch->logits, error)
-                        : KE_CUDA_CHECK (cudaStreamSynchronize (cb->stream), error));
+         (sample           ? sample_on_device (cb, kv, sample, token, error)
+          : batch->logits ? logits_to_host (cb, batch->logits, error)
+                          : KE_CUDA_CHECK (cudaStreamSynchronize (cb->stream), error));
   } else {
     /* group arrays are read by the attention kernel; pageable copies complete before the
      * call returns, so the stack arrays may go away afterwards. */
@@ -405,9 +455,10 @@ ke_cuda_forward_impl (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, ke_e
                                            cudaMemcpyHostToDevice, cb->stream), error) &&
            KE_CUDA_CHECK (cudaMemcpyAsync (cb->d_group_len, glen, batch->n_images * 4,
                                            cudaMemcpyHostToDevice, cb->stream), error))) &&
-         forward_batch (cb, kv, batch, (int) batch->n_images, error);
+         forward_batch (cb, kv, batch, (int) batch->n_images, sample != NULL, error);
     if (ok)
-      ok = KE_CUDA_CHECK (cudaStreamSynchronize (cb->stream), error);
+      ok = sample ? sample_on_device (cb, kv, sample, token, error)
+                  : KE_CUDA_CHECK (cudaStreamSynchronize (cb->stream), error);
   }
   if (!ok)
     return false;

@@ -156,6 +156,45 @@ typedef struct ke_attn_decode_args {
 size_t ke_cuda_attn_decode_workspace_floats (int n_q, int head_dim, int n_splits);
 bool ke_cuda_attn_decode (const ke_attn_decode_args *args, void *stream, ke_error **error);
 
+/* ---- next-token selection (ke-cuda-sample.cu) --------------------------------------------
+ *
+ * The semantics of ke_sampler_sample (engine/cpu/ke-sampler.c), on device logits: softcap,
+ * repetition penalty over token set 0 ("context"), presence penalty over set 1 ("generated"),
+ * greedy (temperature <= 0: argmax, lowest id on ties) or temperature → top-k → softmax →
+ * top-p → min-p → the draw u · Σp over the candidates in descending logit order (ties: lower
+ * id first).  u comes from the caller's RNG, so that host and device sampling consume one
+ * stream.  The logits are not modified.  The sampler holds scratch for one run at a time
+ * (stream-ordered); token sets belong to a context (the KV cache). */
+typedef struct ke_cuda_sampler ke_cuda_sampler;
+typedef struct ke_cuda_token_sets ke_cuda_token_sets;
+
+typedef struct ke_cuda_sample_params {
+  float softcap;            /* final_logit_softcapping, 0 = off */
+  float temperature;        /* <= 0: greedy */
+  int32_t top_k;            /* 0 = off */
+  float top_p, min_p, repetition_penalty, presence_penalty;
+  double u;                 /* the draw, [0, 1); unused when greedy */
+} ke_cuda_sample_params;
+
+ke_cuda_sampler *ke_cuda_sampler_new (int vocab, ke_error **error);
+void ke_cuda_sampler_free (ke_cuda_sampler *sampler);
+/* token: device int32 [1].  sets may be NULL (no penalties). */
+bool ke_cuda_sampler_run (ke_cuda_sampler *sampler, const ke_cuda_token_sets *sets,
+                          const float *logits, const ke_cuda_sample_params *params,
+                          int32_t *token, void *stream, ke_error **error);
+/* For tests (synchronizes the device): the last stochastic run's kept candidates, in
+ * order, and their probabilities after the softmax over the top-k (host arrays of at least
+ * *n_kept entries, either may be NULL). */
+bool ke_cuda_sampler_candidates (ke_cuda_sampler *sampler, int32_t *ids, float *probs,
+                                 int *n_kept, ke_error **error);
+
+ke_cuda_token_sets *ke_cuda_token_sets_new (int vocab, ke_error **error);
+void ke_cuda_token_sets_free (ke_cuda_token_sets *sets);
+/* Adds host ids[0..n) to set `which` (0 context, 1 generated), emptying it first when reset;
+ * ids outside the vocabulary are ignored.  The host array may be reused on return. */
+bool ke_cuda_token_sets_add (ke_cuda_token_sets *sets, int which, bool reset,
+                             const int32_t *ids, size_t n, void *stream, ke_error **error);
+
 #ifdef __cplusplus
 }
 #endif

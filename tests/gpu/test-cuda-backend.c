@@ -355,10 +355,10 @@ KE_TEST (wide_4b_two_layers)
   KE_REQUIRE (make_checkpoint (wide_dir, sizeof wide_dir, "wide", "4b", 2, 1), "checkpoint");
   compare_run (wide_dir, true, 48, 64, true, "4b-wide 2 layers W8A16");
   compare_run (wide_dir, false, 48, 16, false, "4b-wide 2 layers W8A8 (default)");
-  /* The same with programmatic dependent launch (off by default, see ke-cuda-backend.cu):
-   * a difference here would point at the launch chain, not the math. */
-  setenv ("KESTREL_CUDA_PDL", "1", 1);
-  compare_run (wide_dir, true, 48, 64, true, "4b-wide 2 layers W8A16, PDL on");
+  /* The same without programmatic dependent launch (on by default on sm_90+, see
+   * ke-cuda-backend.cu): a difference between the two would point at the launch chain. */
+  setenv ("KESTREL_CUDA_PDL", "0", 1);
+  compare_run (wide_dir, true, 48, 64, true, "4b-wide 2 layers W8A16, PDL off");
   unsetenv ("KESTREL_CUDA_PDL");
 }
 
@@ -388,6 +388,121 @@ KE_TEST (bad_input_is_an_error)
   runner_close (&gpu);
 }
 
+/* Sessions on the CUDA backend: device sampling (the default) against host sampling
+ * (KESTREL_CUDA_HOST_SAMPLING=1) of the same logits: both use one RNG stream, so the
+ * replies must be the same tokens — across settings, a reply continued after max_tokens
+ * (the pending token is computed by the next generate) and after a truncation. */
+typedef struct {
+  ke_token t[256];
+  size_t n;
+} reply;
+
+static bool
+collect_cb (ke_token token, void *user_data)
+{
+  reply *r = user_data;
+  if (r->n < 256)
+    r->t[r->n++] = token;
+  return true;
+}
+
+static bool
+session_replies (const char *dir, bool host_sampling, reply *out, size_t n_out,
+                 uint32_t max_tokens)
+{
+  if (host_sampling)
+    setenv ("KESTREL_CUDA_HOST_SAMPLING", "1", 1);
+  ke_model_options o;
+  ke_model_options_init (&o);
+  o.backend = KE_BACKEND_CUDA;
+  ke_error *error = NULL;
+  ke_model *model = ke_model_open (dir, &o, NULL, NULL, &error);
+  unsetenv ("KESTREL_CUDA_HOST_SAMPLING");
+  ke_session *s = model ? ke_session_new (model, NULL, &error) : NULL;
+  bool ok = s != NULL;
+  uint32_t vocab = model ? ke_model_get_info (model)->vocab_size : 2;
+  static const struct {
+    float temperature;
+    int top_k;
+    float top_p, min_p, rep, pres;
+  } set[] = {
+    { 0.0f, 0, 1.0f, 0.0f, 1.0f, 0.0f },   { 1.0f, 64, 0.95f, 0.0f, 1.0f, 0.0f },
+    { 0.9f, 0, 0.9f, 0.05f, 1.3f, 0.4f },  { 0.0f, 0, 1.0f, 0.0f, 1.2f, 0.0f },
+    { 1.5f, 0, 1.0f, 0.0f, 1.0f, 0.8f },
+  };
+  for (size_t k = 0; ok && k < n_out; k++) {
+    ke_token ids[30];
+    random_ids (ids, 30, vocab, 77 + k);
+    ke_prompt prompt = { ids, 30, NULL, 0 };
+    ke_sampling p;
+    ke_sampling_init (&p, NULL);
+    size_t c = k % (sizeof set / sizeof set[0]);
+    p.temperature = set[c].temperature;
+    p.top_k = set[c].top_k;
+    p.top_p = set[c].top_p;
+    p.min_p = set[c].min_p;
+    p.repetition_penalty = set[c].rep;
+    p.presence_penalty = set[c].pres;
+    p.seed = 1000 + k;
+    p.max_tokens = max_tokens;
+    memset (&out[k], 0, sizeof out[k]);
+    ok = ke_session_prefill (s, &prompt, NULL, NULL, &error) &&
+         ke_session_generate (s, &p, collect_cb, &out[k], NULL, &error);
+    /* continue the reply (its last token is pending), then again after a truncation */
+    p.max_tokens = max_tokens + max_tokens / 2;
+    p.seed++;
+    ok = ok && ke_session_generate (s, &p, collect_cb, &out[k], NULL, &error);
+    size_t n = ke_session_n_tokens (s);
+    ok = ok && ke_session_truncate (s, n > 40 ? n - max_tokens / 2 : n, &error) &&
+         ke_session_generate (s, &p, collect_cb, &out[k], NULL, &error);
+  }
+  if (!ok)
+    ke_tap_diag ("session (%s sampling): %s", host_sampling ? "host" : "device",
+                 error ? error->message : "?");
+  ke_error_free (error);
+  ke_session_free (s);
+  ke_model_free (model);
+  return ok;
+}
+
+static void
+compare_sessions (const char *dir, int n, uint32_t max_tokens, const char *label)
+{
+  static reply dev[16], host[16];
+  KE_REQUIRE (n <= 16 && session_replies (dir, false, dev, (size_t) n, max_tokens) &&
+              session_replies (dir, true, host, (size_t) n, max_tokens), "%s: sessions", label);
+  size_t same = 0, tokens = 0;
+  for (int k = 0; k < n; k++) {
+    tokens += dev[k].n;
+    bool eq = dev[k].n == host[k].n &&
+              memcmp (dev[k].t, host[k].t, dev[k].n * sizeof (ke_token)) == 0;
+    same += eq;
+    KE_CHECK (eq, "%s, reply %d: %zu tokens on the device path, %zu on the host path", label, k,
+              dev[k].n, host[k].n);
+  }
+  ke_tap_diag ("%s, device vs host sampling: %zu of %d replies identical (%zu tokens)", label,
+               same, n, tokens);
+  KE_CHECK (tokens >= (size_t) n * max_tokens, "%s: replies long enough (%zu tokens)", label,
+            tokens);
+}
+
+KE_TEST (session_device_sampling)
+{
+  if (!have_gpu ())
+    KE_SKIP ("no CUDA device");
+  KE_REQUIRE (make_checkpoint (tiny_dir, sizeof tiny_dir, "tiny", "tiny", 0, -1), "checkpoint");
+  compare_sessions (tiny_dir, 10, 24, "tiny");
+}
+
+/* The same through the decode graph (head_dim 256): 4b width, 2 layers. */
+KE_TEST (session_device_sampling_wide)
+{
+  if (!have_gpu ())
+    KE_SKIP ("no CUDA device");
+  KE_REQUIRE (make_checkpoint (wide_dir, sizeof wide_dir, "wide", "4b", 2, 1), "checkpoint");
+  compare_sessions (wide_dir, 5, 8, "4b-wide 2 layers");
+}
+
 static void
 cleanup (void)
 {
@@ -413,6 +528,8 @@ main (int argc, char **argv)
     KE_TAP_ENTRY (tiny_long_context_ring_and_rewind),
     KE_TAP_ENTRY (wide_4b_two_layers),
     KE_TAP_ENTRY (bad_input_is_an_error),
+    KE_TAP_ENTRY (session_device_sampling),
+    KE_TAP_ENTRY (session_device_sampling_wide),
   };
   int rc = ke_tap_run (argc, argv, tests, (int) (sizeof tests / sizeof tests[0]));
   cleanup ();
