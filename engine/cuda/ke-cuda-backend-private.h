@@ -103,7 +103,8 @@ typedef struct cuda_backend {
 
   /* images: the GPU vision tower (ke-cuda-vision.cu); for shapes it does not take, the
    * CPU backend's tower with the embeddings uploaded */
-  struct ke_cuda_vision *vision;
+  struct ke_cuda_vision *vision; /* made at the first image: text-only use never pays for it */
+  bool vision_cpu;                 /* the GPU tower does not take this shape: use the CPU's */
   void *cpu_pool;
 } cuda_backend;
 

@@ -6,8 +6,8 @@
  *
  * Weights are uploaded once at open: the FP8 linears as [out, in] e4m3 + f32 scales, with
  * q/k/v and gate/up concatenated row-wise (one GEMV each); the embedding (also the tied
- * lm_head) and the norms as bf16.  Images run through the GPU vision tower
- * (ke-cuda-vision.cu); a vision shape it does not take falls back to the CPU backend's
+ * lm_head) and the norms as bf16.  Images run through the GPU vision tower (ke-cuda-vision.cu,
+ * made at the first image); a vision shape it does not take falls back to the CPU backend's
  * tower with the embeddings uploaded.
  */
 #include <math.h>
@@ -350,6 +350,27 @@ cuda_encode_image (ke_backend *backend, const ke_image *image, ke_error **error)
   if (!config->has_vision) {
     ke_set_error (error, KE_ERROR_UNSUPPORTED, "This model does not take images.");
     return NULL;
+  }
+  /* The tower (~1 GiB of bf16 weights and buffers for Gemma 3) goes to the GPU with the
+   * first image, so a text-only conversation leaves that memory free.  A failure (out of
+   * memory, say) is this image's error; the next image tries again. */
+  if (!cb->vision && !cb->vision_cpu) {
+    ke_error *local = NULL;
+    cb->vision = ke_cuda_vision_new (config, backend->weights, cb->stream, &local);
+    if (!cb->vision) {
+      if (local->code != KE_ERROR_UNSUPPORTED) {
+        if (local->code == KE_ERROR_DEVICE_MEMORY) {
+          ke_set_error (error, KE_ERROR_DEVICE_MEMORY,
+                        "Not enough GPU memory for the vision tower (%s).", local->message);
+          ke_error_free (local);
+        } else {
+          ke_propagate_error (error, local);
+        }
+        return NULL;
+      }
+      ke_error_free (local); /* unsupported shape: images go through the CPU tower */
+      cb->vision_cpu = true;
+    }
   }
   if (cb->vision) {
     ke_error *local = NULL;
@@ -762,19 +783,7 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
     cuda_destroy (&cb->base);
     return NULL;
   }
-  if (config->has_vision) {
-    ke_error *local = NULL;
-    cb->vision = ke_cuda_vision_new (config, weights, cb->stream, &local);
-    if (!cb->vision && local->code != KE_ERROR_UNSUPPORTED) {
-      if (error)
-        *error = local;
-      else
-        ke_error_free (local);
-      cuda_destroy (&cb->base);
-      return NULL;
-    }
-    ke_error_free (local); /* unsupported shape: images go through the CPU tower */
-  }
+  /* The vision tower is made by the first encode_image (cuda_encode_image). */
   size_t free_after = 0;
   if (!KE_CUDA_CHECK (cudaDeviceSynchronize (), error) ||
       !KE_CUDA_CHECK (cudaMemGetInfo (&free_after, &total_b), error)) {
