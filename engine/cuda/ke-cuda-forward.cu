@@ -85,12 +85,17 @@ gemm_w16 (cuda_backend *cb, ke_w8a16_gemm_plan *plan, const cuda_linear *lin, co
                             cb->stream, error);
 }
 
-/* The same, then y[T, out] (f32). */
+/* The end of a block for a batch: h += norm(y, w_post), out = norm(h, w_next), with y the
+ * GEMM's bf16 rows (cb->gemm_out) when y_bf16, else cb->y (f32, the per-token GEMV's). */
 static bool
-gemm (cuda_backend *cb, int which, const cuda_linear *lin, int T, float *y, ke_error **error)
+residual_norm (cuda_backend *cb, bool y_bf16, const uint16_t *w_post, const uint16_t *w_next,
+               int T, const ke_norm_out *out, ke_error **error)
 {
-  return gemm_bf16 (cb, which, lin, T, error) &&
-         ke_cuda_bf16_to_f32 (cb->gemm_out, y, (size_t) T * lin->out, cb->stream, error);
+  if (y_bf16)
+    return ke_cuda_residual_norm_rows (cb->h, cb->gemm_out, w_post, w_next, T, cb->H, cb->eps,
+                                       out, cb->stream, error);
+  return ke_cuda_residual_norm (cb->h, cb->y, w_post, w_next, T, cb->H, cb->eps, out,
+                                cb->stream, error);
 }
 
 /* The lm_head for one row of bf16 activations → cb->logits [vocab]. */
@@ -314,36 +319,36 @@ forward_batch (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, int n_image
                              cb->nkv, cb->hd, cb->stream, error))
       return false;
 
-    /* o_proj, residual, pre-FF norm */
+    /* o_proj, residual, pre-FF norm (the GEMMs' bf16 rows go straight into the residual
+     * kernel; the per-token GEMV path writes f32) */
+    bool y_bf16 = true;
     if (w8a8) {
       if (!ke_cuda_quant_rows (cb->att, T, cb->qd, cb->xq, cb->xs, cb->stream, error) ||
-          !gemm (cb, GEMM_O, &L->o, T, cb->y, error))
+          !gemm_bf16 (cb, GEMM_O, &L->o, T, error))
         return false;
     } else if ((w16 = w16_plan (cb, GEMM_O, T))) {
-      if (!gemm_w16 (cb, w16, &L->o, cb->att, error) ||
-          !ke_cuda_bf16_to_f32 (cb->gemm_out, cb->y, (size_t) T * H, cb->stream, error))
+      if (!gemm_w16 (cb, w16, &L->o, cb->att, error))
         return false;
     } else {
+      y_bf16 = false;
       for (int t = 0; t < T; t++)
         if (!gemv (cb, &L->o, cb->att + (size_t) t * cb->qd, KE_GEMV_BF16, cb->y + (size_t) t * H,
                    KE_GEMV_F32, KE_GEMV_EPI_NONE, error))
           return false;
     }
-    if (!ke_cuda_residual_norm (cb->h, cb->y, L->norm_post_attn, L->norm_pre_ff, T, H, cb->eps,
-                                &norm_out, cb->stream, error))
+    if (!residual_norm (cb, y_bf16, L->norm_post_attn, L->norm_pre_ff, T, &norm_out, error))
       return false;
 
     /* MLP */
     if (w8a8) {
       if (!gemm_bf16 (cb, GEMM_GATE_UP, &L->gate_up, T, error) ||
           !ke_cuda_geglu_bf16_quant (cb->gemm_out, T, I, cb->xq, cb->xs, cb->stream, error) ||
-          !gemm (cb, GEMM_DOWN, &L->down, T, cb->y, error))
+          !gemm_bf16 (cb, GEMM_DOWN, &L->down, T, error))
         return false;
     } else if ((w16 = w16_plan (cb, GEMM_GATE_UP, T))) {
       if (!gemm_w16 (cb, w16, &L->gate_up, cb->xb, error) ||
           !ke_cuda_geglu_bf16 (cb->gemm_out, T, I, cb->w16_mlp, cb->stream, error) ||
-          !gemm_w16 (cb, w16_plan (cb, GEMM_DOWN, T), &L->down, cb->w16_mlp, error) ||
-          !ke_cuda_bf16_to_f32 (cb->gemm_out, cb->y, (size_t) T * H, cb->stream, error))
+          !gemm_w16 (cb, w16_plan (cb, GEMM_DOWN, T), &L->down, cb->w16_mlp, error))
         return false;
     } else {
       for (int t = 0; t < T; t++)
@@ -353,8 +358,8 @@ forward_batch (cuda_backend *cb, cuda_kv *kv, const ke_batch *batch, int n_image
                    cb->y + (size_t) t * H, KE_GEMV_F32, KE_GEMV_EPI_NONE, error))
           return false;
     }
-    if (!ke_cuda_residual_norm (cb->h, cb->y, L->norm_post_ff, next, T, H, cb->eps,
-                                last ? &xb_out : &norm_out, cb->stream, error))
+    if (!residual_norm (cb, y_bf16, L->norm_post_ff, next, T, last ? &xb_out : &norm_out,
+                        error))
       return false;
   }
 

@@ -344,8 +344,23 @@ geglu_bf16_quant_kernel (const uint16_t *gate_up, int inter, uint8_t *q, float *
 
 /* QK-norm + RoPE + the batch's K/V from the bf16 projection rows (the qkv GEMM's output):
  * one block per token, one warp per head (q heads, then k, then v), the token's cos/sin
- * table computed once in shared memory for all its heads.  Same arithmetic as
+ * table computed once in shared memory for all its heads; each lane loads 4 consecutive
+ * columns of each half with 8-byte loads and keeps them in registers between the sum of
+ * squares and the rotation (one read of the row).  Same arithmetic as
  * ke_cuda_qk_norm_rope (ke-cuda-rope.cu), which reads f32 rows. */
+constexpr int ROPE_GROUPS = 4; /* groups of 128 columns per half: head_dim ≤ 1024 */
+
+/* 4 bf16 (8 bytes) → f32. */
+__device__ __forceinline__ void
+bf16x4_to_f32 (uint2 w, float *v)
+{
+  const float2 a = ke_bf16x2_to_f32x2 (w.x), b = ke_bf16x2_to_f32x2 (w.y);
+  v[0] = a.x;
+  v[1] = a.y;
+  v[2] = b.x;
+  v[3] = b.y;
+}
+
 __global__ void
 qk_norm_rope_rows_kernel (ke_rope_args a, const uint16_t *qkv)
 {
@@ -378,23 +393,44 @@ qk_norm_rope_rows_kernel (ke_rope_args a, const uint16_t *qkv)
     }
     const bool is_q = head < a.n_q;
     const uint16_t *w = is_q ? a.q_norm : a.k_norm;
+    /* lane's columns: 4 consecutive ones per group of 128 in each half (8-byte loads), the
+     * row kept in registers between the sum of squares and the rotation */
+    float x0[ROPE_GROUPS][4], x1[ROPE_GROUPS][4];
     float ss = 0.0f;
-    for (int i = lane; i < half; i += 32) {
-      const float x0 = ke_bf16_bits_to_f32 (src[i]), x1 = ke_bf16_bits_to_f32 (src[i + half]);
-      ss += x0 * x0 + x1 * x1;
+#pragma unroll
+    for (int g = 0; g < ROPE_GROUPS; g++) {
+      const int i = g * 128 + lane * 4;
+      if (i < half) {
+        bf16x4_to_f32 (*reinterpret_cast<const uint2 *> (src + i), x0[g]);
+        bf16x4_to_f32 (*reinterpret_cast<const uint2 *> (src + i + half), x1[g]);
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+          ss += x0[g][e] * x0[g][e] + x1[g][e] * x1[g][e];
+      }
     }
     ss = ke_warp_sum (ss);
     const float inv = rsqrtf (ss / (float) d + a.eps);
     uint16_t *dst = is_q ? a.q_out + ((size_t) t * a.n_q + head) * d
                          : a.k_cache + ((size_t) (head - a.n_q) * a.capacity + slot) * d;
-    for (int i = lane; i < half; i += 32) {
-      const float x0 = ke_round_bf16_dev (ke_bf16_bits_to_f32 (src[i]) * inv *
-                                          (1.0f + ke_bf16_bits_to_f32 (w[i])));
-      const float x1 = ke_round_bf16_dev (ke_bf16_bits_to_f32 (src[i + half]) * inv *
-                                          (1.0f + ke_bf16_bits_to_f32 (w[i + half])));
-      const float c = cs[i], sn = cs[half + i];
-      dst[i] = ke_f32_to_bf16_bits (x0 * c - x1 * sn);
-      dst[i + half] = ke_f32_to_bf16_bits (x1 * c + x0 * sn);
+#pragma unroll
+    for (int g = 0; g < ROPE_GROUPS; g++) {
+      const int i = g * 128 + lane * 4;
+      if (i >= half)
+        continue;
+      float w0[4], w1[4];
+      bf16x4_to_f32 (*reinterpret_cast<const uint2 *> (w + i), w0);
+      bf16x4_to_f32 (*reinterpret_cast<const uint2 *> (w + i + half), w1);
+      uint32_t lo[2] = { 0, 0 }, hi[2] = { 0, 0 };
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const float r0 = ke_round_bf16_dev (x0[g][e] * inv * (1.0f + w0[e]));
+        const float r1 = ke_round_bf16_dev (x1[g][e] * inv * (1.0f + w1[e]));
+        const float c = cs[i + e], sn = cs[half + i + e];
+        lo[e / 2] |= (uint32_t) ke_f32_to_bf16_bits (r0 * c - r1 * sn) << (16 * (e % 2));
+        hi[e / 2] |= (uint32_t) ke_f32_to_bf16_bits (r1 * c + r0 * sn) << (16 * (e % 2));
+      }
+      *reinterpret_cast<uint2 *> (dst + i) = make_uint2 (lo[0], lo[1]);
+      *reinterpret_cast<uint2 *> (dst + i + half) = make_uint2 (hi[0], hi[1]);
     }
   }
 }
@@ -408,7 +444,9 @@ ke_cuda_qk_norm_rope_rows (const ke_rope_args *a, const uint16_t *qkv_bf16, void
   if (a == NULL || a->n_tokens <= 0 || a->n_q <= 0 || a->n_kv <= 0 || a->n_q % a->n_kv != 0 ||
       a->head_dim <= 0 || a->head_dim % 32 != 0 || a->head_dim > 1024 || a->capacity <= 0 ||
       !qkv_bf16 || !ke_is_aligned16 (qkv_bf16) || !a->pos || !a->q_norm || !a->k_norm ||
-      !a->q_out || !a->k_cache || !ke_is_aligned16 (a->v_cache) || !(a->theta > 1.0f) ||
+      !a->q_out || !a->k_cache || !ke_is_aligned16 (a->v_cache) ||
+      (((uintptr_t) a->q_norm | (uintptr_t) a->k_norm | (uintptr_t) a->q_out |
+        (uintptr_t) a->k_cache) & 7u) != 0 || !(a->theta > 1.0f) ||
       !(a->scaling > 0.0f))
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "QK-norm/RoPE (bf16 rows): bad arguments.");
   const int n_heads = a->n_q + 2 * a->n_kv;

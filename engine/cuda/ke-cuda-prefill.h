@@ -57,6 +57,15 @@ bool ke_cuda_kv_scatter (const uint16_t *k_new, const uint16_t *v_new, uint16_t 
 bool ke_cuda_bf16_to_f32 (const uint16_t *in, float *out, size_t n, void *stream,
                           ke_error **error);
 
+/* ke_cuda_residual_norm (ke-cuda-kernels.h) for batches, reading the linear's output as the
+ * GEMM writes it, bf16 rows y_bf16 [n_tokens, hidden] (16-byte aligned), instead of f32:
+ *   h += rmsnorm(y, w_post);  out = rmsnorm(h, w_next)  (skipped when w_next is NULL)
+ * Same roundings (ke-cuda-norm-rows.cu).  hidden a multiple of 8, at most 16384; h 16-byte
+ * aligned, norm weights 8-byte, out->bf16 16-byte, out->fp8 8-byte. */
+bool ke_cuda_residual_norm_rows (float *h, const uint16_t *y_bf16, const uint16_t *w_post,
+                                 const uint16_t *w_next, int n_tokens, int hidden, float eps,
+                                 const ke_norm_out *out, void *stream, ke_error **error);
+
 /* Per-row fp8 quantization of bf16 rows x [rows, width]: scale[r] = max|x_r| / 448 (1 for a
  * zero row), q = e4m3(x / scale). */
 bool ke_cuda_quant_rows (const uint16_t *x, int rows, int width, uint8_t *q, float *scale,

@@ -68,15 +68,18 @@ typedef struct {
   void *pos, *qn, *kn_w, *wn, *group, *zero;
 } layer;
 
+/* The steps of one layer as forward_batch runs them, then (S_OLD_*, not summed) the
+ * previous round's path for comparison: bf16 → f32 of the GEMM output and the f32
+ * residual kernel, in place of the bf16-rows residual kernel. */
 typedef enum { S_QKV, S_ROPE, S_ATT_SLIDING, S_ATT_GLOBAL, S_SCATTER, S_QUANT,
-               S_O, S_O_F32, S_NORM1, S_GATE_UP, S_GEGLU, S_DOWN, S_DOWN_F32, S_NORM2,
-               N_STEPS } step;
+               S_O, S_NORM1, S_GATE_UP, S_GEGLU, S_DOWN, S_NORM2,
+               S_OLD_F32, S_OLD_NORM, N_STEPS } step;
 
 static const char *const step_name[N_STEPS] = {
   "qkv GEMM (fp8 → bf16)", "QK-norm + RoPE (bf16 rows)", "attention, sliding (flash)",
   "attention, global (flash)", "KV scatter", "attention out → fp8 rows", "o GEMM",
-  "o bf16 → f32", "residual + norms (attn)", "gate+up GEMM", "GeGLU → fp8 rows", "down GEMM",
-  "down bf16 → f32", "residual + norms (MLP)",
+  "residual + norms, bf16 y (attn)", "gate+up GEMM", "GeGLU → fp8 rows", "down GEMM",
+  "residual + norms, bf16 y (MLP)", "(old path) bf16 → f32", "(old path) residual f32 y",
 };
 
 static bool
@@ -89,8 +92,7 @@ run_step (layer *L, step s, ke_error **e)
   case S_O: return ke_fp8_gemm_run (L->plan[1], L->x8, L->xs, L->w[1], L->ws[1], L->gemm_out, NULL, e);
   case S_GATE_UP: return ke_fp8_gemm_run (L->plan[2], L->x8, L->xs, L->w[2], L->ws[2], L->gemm_out, NULL, e);
   case S_DOWN: return ke_fp8_gemm_run (L->plan[3], L->x8, L->xs, L->w[3], L->ws[3], L->gemm_out, NULL, e);
-  case S_O_F32:
-  case S_DOWN_F32: return ke_cuda_bf16_to_f32 (L->gemm_out, L->y, (size_t) T * H, NULL, e);
+  case S_OLD_F32: return ke_cuda_bf16_to_f32 (L->gemm_out, L->y, (size_t) T * H, NULL, e);
   case S_ROPE: {
     ke_rope_args ra = { NULL, T, NQ, NKV, HD, L->pos, L->qn, L->kn_w, 1e-6f, 10000.0f, 1.0f,
                         L->q, L->kn, L->vn, T };
@@ -107,7 +109,9 @@ run_step (layer *L, step s, ke_error **e)
   case S_SCATTER: return ke_cuda_kv_scatter (L->kn, L->vn, L->kc, L->vc, T, L->pos0, L->pos0 + T, NKV, HD, NULL, e);
   case S_QUANT: return ke_cuda_quant_rows (L->att, T, QD, L->x8, L->xs, NULL, e);
   case S_NORM1:
-  case S_NORM2: return ke_cuda_residual_norm (L->h, L->y, L->wn, L->wn, T, H, 1e-6f, &fp8, NULL, e);
+  case S_NORM2:
+    return ke_cuda_residual_norm_rows (L->h, L->gemm_out, L->wn, L->wn, T, H, 1e-6f, &fp8, NULL, e);
+  case S_OLD_NORM: return ke_cuda_residual_norm (L->h, L->y, L->wn, L->wn, T, H, 1e-6f, &fp8, NULL, e);
   case S_GEGLU: return ke_cuda_geglu_bf16_quant (L->gemm_out, T, I, L->x8, L->xs, NULL, e);
   default: return false;
   }
@@ -173,7 +177,7 @@ bench (int T, int pos0)
   for (int s = 0; s < N_STEPS; s++) {
     const bool is_gemm = s == S_QKV || s == S_O || s == S_GATE_UP || s == S_DOWN;
     const bool is_att = s == S_ATT_SLIDING || s == S_ATT_GLOBAL;
-    if (!is_gemm && !is_att)
+    if (!is_gemm && !is_att && s != S_OLD_F32 && s != S_OLD_NORM)
       other += us[s];
     const double flop = s == S_QKV ? 2.0 * T * QKV * H : s == S_O ? 2.0 * T * H * QD
                         : s == S_GATE_UP ? 4.0 * T * I * H : s == S_DOWN ? 2.0 * T * H * I : 0;
@@ -185,6 +189,9 @@ bench (int T, int pos0)
   printf ("  34 layers: GEMMs %.2f ms, attention %.2f ms (29 sliding + 5 global), the rest "
           "%.2f ms; total %.2f ms\n", gemm * LAYERS * 1e-3, att * 1e-3, other * LAYERS * 1e-3,
           (gemm * LAYERS + att + other * LAYERS) * 1e-3);
+  printf ("  residual + norms, 34 layers × 2: %.2f ms from bf16 rows, %.2f ms the old way "
+          "(bf16 → f32, then the f32 kernel)\n", (us[S_NORM1] + us[S_NORM2]) * LAYERS * 1e-3,
+          2 * (us[S_OLD_F32] + us[S_OLD_NORM]) * LAYERS * 1e-3);
   for (int g = 0; g < 4; g++) {
     ke_fp8_gemm_plan_free (L.plan[g]);
     ke_cuda_free (L.w[g]);

@@ -2,7 +2,8 @@
  * fresh random inputs with poisoned outputs: GeGLU of bf16 rows + per-row fp8
  * (ke_cuda_geglu_bf16_quant), per-row fp8 of bf16 rows (ke_cuda_quant_rows), the KV scatter
  * into a ring (ke_cuda_kv_scatter), bf16 → f32 (ke_cuda_bf16_to_f32), QK-norm + RoPE from bf16
- * rows (ke_cuda_qk_norm_rope_rows).
+ * rows (ke_cuda_qk_norm_rope_rows), the residual + norms from bf16 rows
+ * (ke_cuda_residual_norm_rows, also against ke_cuda_residual_norm on the widened rows).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -255,6 +256,141 @@ KE_TEST (qk_norm_rope_rows)
   check_rope_rows (20, 3, 4, 1, 32, 10000.0f, 1.0f);
 }
 
+/* h += rmsnorm(y, w_post); out = rmsnorm(h, w_next) for bf16 rows y: a CPU reference in
+ * double (h to f32 precision, the bf16/fp8 outputs to their rounding), and the decode path's
+ * kernel (ke_cuda_residual_norm) on the same rows widened to f32, which must agree up to
+ * the order of the f32 sums. */
+static double
+ref_norm_row (const double *x, const uint16_t *w, int n, double eps, double *out)
+{
+  double ss = 0;
+  for (int i = 0; i < n; i++)
+    ss += x[i] * x[i];
+  const double inv = 1.0 / sqrt (ss / n + eps);
+  for (int i = 0; i < n; i++)
+    out[i] = x[i] * inv * (1.0 + ke_bf16_to_f32 (w[i]));
+  return inv;
+}
+
+static void
+check_residual_rows (int rows, int hidden, bool with_next, bool want_bf16, bool want_fp8)
+{
+  const float eps = 1e-6f;
+  size_t n = (size_t) rows * hidden;
+  float *h = malloc (n * 4), *yf = malloc (n * 4), *h_got = malloc (n * 4), *h_old = malloc (n * 4);
+  float *s_got = malloc (4 * (size_t) rows), *s_old = malloc (4 * (size_t) rows);
+  uint16_t *y = malloc (n * 2), *wp = malloc (hidden * 2), *wn = malloc (hidden * 2);
+  uint16_t *b_got = malloc (n * 2), *b_old = malloc (n * 2);
+  uint8_t *q_got = malloc (n), *q_old = malloc (n);
+  double *yn = malloc (hidden * sizeof (double)), *hn = malloc (hidden * sizeof (double));
+  double *on = malloc (hidden * sizeof (double));
+  for (size_t i = 0; i < n; i++)
+    h[i] = gpu_rand () * 20.0f * (1 + (i % 7 == 0) * 10);
+  fill_bf16 (y, n, 3.0f);
+  for (size_t i = 0; i < n; i++)
+    yf[i] = ke_bf16_to_f32 (y[i]);
+  fill_bf16 (wp, hidden, 2.0f);
+  fill_bf16 (wn, hidden, 2.0f);
+  void *dh = gpu_upload (h, n * 4), *dh2 = gpu_upload (h, n * 4), *dy = gpu_upload (y, n * 2);
+  void *dyf = gpu_upload (yf, n * 4), *dwp = gpu_upload (wp, hidden * 2);
+  void *dwn = gpu_upload (wn, hidden * 2);
+  void *db = gpu_poisoned (n * 2), *dq = gpu_poisoned (n), *ds = gpu_poisoned (4 * (size_t) rows);
+  void *db2 = gpu_poisoned (n * 2), *dq2 = gpu_poisoned (n), *ds2 = gpu_poisoned (4 * (size_t) rows);
+  KE_REQUIRE (dh && dh2 && dy && dyf && dwp && dwn && db && dq && ds && db2 && dq2 && ds2,
+              "device buffers");
+  ke_norm_out out = { want_bf16 ? db : NULL, want_fp8 ? dq : NULL, want_fp8 ? ds : NULL };
+  ke_norm_out out2 = { want_bf16 ? db2 : NULL, want_fp8 ? dq2 : NULL, want_fp8 ? ds2 : NULL };
+  ke_error *error = NULL;
+  KE_REQUIRE (ke_cuda_residual_norm_rows (dh, dy, dwp, with_next ? dwn : NULL, rows, hidden, eps,
+                                          &out, NULL, &error), "residual rows: %s",
+              error->message);
+  KE_REQUIRE (ke_cuda_residual_norm (dh2, dyf, dwp, with_next ? dwn : NULL, rows, hidden, eps,
+                                     &out2, NULL, &error), "residual (f32): %s", error->message);
+  KE_REQUIRE (gpu_download (h_got, dh, n * 4) && gpu_download (h_old, dh2, n * 4) &&
+              gpu_download (b_got, db, n * 2) && gpu_download (b_old, db2, n * 2) &&
+              gpu_download (q_got, dq, n) && gpu_download (q_old, dq2, n) &&
+              gpu_download (s_got, ds, 4 * (size_t) rows) &&
+              gpu_download (s_old, ds2, 4 * (size_t) rows), "download");
+  nmse_acc eh = { 0 }, eb = { 0 }, eq = { 0 }, es = { 0 }, dh_old = { 0 }, db_old = { 0 };
+  size_t q_diff = 0, untouched = 0;
+  for (int r = 0; r < rows; r++) {
+    const size_t o = (size_t) r * hidden;
+    for (int i = 0; i < hidden; i++)
+      yn[i] = ke_bf16_to_f32 (y[o + i]);
+    ref_norm_row (yn, wp, hidden, eps, yn);
+    for (int i = 0; i < hidden; i++) {
+      hn[i] = (double) h[o + i] + yn[i];
+      nmse_add (&eh, h_got[o + i], hn[i]);
+      nmse_add (&dh_old, h_got[o + i], h_old[o + i]);
+    }
+    if (!with_next)
+      continue;
+    ref_norm_row (hn, wn, hidden, eps, on);
+    double amax = 0;
+    for (int i = 0; i < hidden; i++)
+      amax = fmax (amax, fabs (ke_round_bf16 ((float) on[i])));
+    if (want_fp8)
+      nmse_add (&es, s_got[r], amax > 0 ? amax / 448.0 : 1.0);
+    for (int i = 0; i < hidden; i++) {
+      if (want_bf16) {
+        nmse_add (&eb, ke_bf16_to_f32 (b_got[o + i]), on[i]);
+        nmse_add (&db_old, ke_bf16_to_f32 (b_got[o + i]), ke_bf16_to_f32 (b_old[o + i]));
+      }
+      if (want_fp8) {
+        nmse_add (&eq, (double) ke_fp8e4m3_to_f32 (q_got[o + i]) * s_got[r], on[i]);
+        q_diff += q_got[o + i] != q_old[o + i];
+      }
+    }
+  }
+  /* outputs not asked for stay poisoned */
+  for (size_t i = 0; i < n; i++)
+    untouched += (!want_bf16 || !with_next ? b_got[i] != 0xffff : 0) +
+                 (!want_fp8 || !with_next ? q_got[i] != 0xff : 0);
+  ke_tap_diag ("residual rows %4d × %5d%s%s%s: h rel %.1e (vs f32 kernel %.1e), bf16 rel %.2e "
+               "(vs f32 kernel %.1e), fp8 rel %.2e, scale rel %.1e, fp8 bytes ≠ f32 kernel "
+               "%zu/%zu, unwritten %zu", rows, hidden, with_next ? "" : " (no next norm)",
+               want_bf16 ? " bf16" : "", want_fp8 ? " fp8" : "", nmse_rel (&eh),
+               nmse_rel (&dh_old), nmse_rel (&eb), nmse_rel (&db_old), nmse_rel (&eq),
+               nmse_rel (&es), q_diff, n, eh.nan + eb.nan + eq.nan + es.nan);
+  KE_CHECK (eh.nan + eb.nan + eq.nan + es.nan + dh_old.nan + db_old.nan == 0,
+            "unwritten outputs");
+  KE_CHECK (untouched == 0, "%zu values written that were not asked for", untouched);
+  KE_CHECK (nmse_rel (&eh) < 1e-6 && nmse_rel (&dh_old) < 1e-6, "residual stream off (%.2e, "
+            "%.2e)", nmse_rel (&eh), nmse_rel (&dh_old));
+  if (with_next && want_bf16)
+    KE_CHECK (nmse_rel (&eb) < 4e-3 && nmse_rel (&db_old) < 1e-3, "bf16 output off (%.2e, %.2e)",
+              nmse_rel (&eb), nmse_rel (&db_old));
+  if (with_next && want_fp8) {
+    KE_CHECK (nmse_rel (&eq) < 4e-2 && nmse_rel (&es) < 8e-3, "fp8 output off (%.2e, scale "
+              "%.2e)", nmse_rel (&eq), nmse_rel (&es));
+    KE_CHECK (q_diff * 100 <= n, "fp8 bytes differ from the f32 kernel's: %zu of %zu", q_diff,
+              n);
+  }
+  void *bufs[] = { dh, dh2, dy, dyf, dwp, dwn, db, dq, ds, db2, dq2, ds2 };
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+    ke_cuda_free (bufs[i]);
+  free (h); free (yf); free (h_got); free (h_old); free (s_got); free (s_old); free (y);
+  free (wp); free (wn); free (b_got); free (b_old); free (q_got); free (q_old);
+  free (yn); free (hn); free (on);
+}
+
+KE_TEST (residual_norm_rows)
+{
+  if (!gpu_test_have_device (NULL))
+    KE_SKIP ("no CUDA device");
+  check_residual_rows (2048, 2560, true, false, true); /* the prefill chunk: fp8 out */
+  check_residual_rows (37, 2560, true, true, false);   /* the last layer: bf16 out */
+  check_residual_rows (5, 2560, true, true, true);
+  check_residual_rows (9, 1152, false, true, true);    /* no next norm: h only */
+  check_residual_rows (3, 12288, true, true, true);    /* two chunks of 8 per thread */
+  check_residual_rows (4, 8, true, true, true);
+  ke_error *error = NULL;
+  KE_CHECK (!ke_cuda_residual_norm_rows (NULL, NULL, NULL, NULL, 1, 20, 1e-6f, NULL, NULL,
+                                         &error) && error->code == KE_ERROR_INVALID_ARGUMENT,
+            "a width that is not a multiple of 8 must be refused");
+  ke_error_free (error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -264,6 +400,7 @@ main (int argc, char **argv)
     KE_TAP_ENTRY (kv_scatter_ring),
     KE_TAP_ENTRY (bf16_to_f32),
     KE_TAP_ENTRY (qk_norm_rope_rows),
+    KE_TAP_ENTRY (residual_norm_rows),
   };
-  return ke_tap_run (argc, argv, tests, 4);
+  return ke_tap_run (argc, argv, tests, 5);
 }
