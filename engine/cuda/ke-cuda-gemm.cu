@@ -5,8 +5,11 @@
  * Shapes and the TN mapping are documented in ke-cuda.h.  Everything that cuBLASLt needs
  * (handle, operation descriptor, three layouts, the heuristic's algorithm, workspace) is
  * created in ke_fp8_gemm_plan_new(); ke_fp8_gemm_run() only sets the pointers that change
- * per call (the scale vectors) and launches.
+ * per call (the scale vectors) and launches.  The plan keeps the heuristic's first
+ * KE_FP8_GEMM_CANDIDATES algorithms; ke_fp8_gemm_plan_tune() times them on real data once and
+ * keeps the fastest (the heuristic's first choice is not always it: docs/performance.md).
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "ke-cuda-internal.h"
@@ -18,6 +21,8 @@ struct ke_fp8_gemm_plan {
   cublasLtMatmulDesc_t op;
   cublasLtMatrixLayout_t a_layout, b_layout, d_layout;
   cublasLtMatmulAlgo_t algo;
+  cublasLtMatmulAlgo_t candidates[KE_FP8_GEMM_CANDIDATES];
+  int n_candidates;
   void *workspace;
   size_t workspace_size;
   bool owns_workspace;
@@ -74,7 +79,7 @@ ke_fp8_gemm_plan_new_shared (int m_tokens, int n_out, int k_in, void *workspace,
   cublasLtMatmulMatrixScale_t vec = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
   int ret_count = 0;
   cublasLtMatmulPreference_t pref = NULL;
-  cublasLtMatmulHeuristicResult_t heur;
+  cublasLtMatmulHeuristicResult_t heurs[KE_FP8_GEMM_CANDIDATES];
 
   if (!KE_CUBLAS_CHECK (cublasLtCreate (&p->handle), error) ||
       !KE_CUBLAS_CHECK (cublasLtMatmulDescCreate (&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F), error) ||
@@ -119,9 +124,12 @@ ke_fp8_gemm_plan_new_shared (int m_tokens, int n_out, int k_in, void *workspace,
                                                           &p->workspace, sizeof p->workspace), error))
       goto fail;
     cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic (p->handle, p->op, p->a_layout, p->b_layout,
-                                                        p->d_layout, p->d_layout, pref, 1, &heur,
-                                                        &ret_count);
-    if (st != CUBLAS_STATUS_SUCCESS || ret_count == 0) {
+                                                        p->d_layout, p->d_layout, pref,
+                                                        KE_FP8_GEMM_CANDIDATES, heurs, &ret_count);
+    for (int i = 0; st == CUBLAS_STATUS_SUCCESS && i < ret_count; i++)
+      if (heurs[i].state == CUBLAS_STATUS_SUCCESS)
+        p->candidates[p->n_candidates++] = heurs[i].algo;
+    if (st != CUBLAS_STATUS_SUCCESS || p->n_candidates == 0) {
       ke_set_error (error, KE_ERROR_UNSUPPORTED,
                     "cuBLASLt has no FP8 kernel with per-row/per-column scales for %d×%d×%d "
                     "on this GPU (status %d); FP8 GEMMs need compute capability 8.9 or newer",
@@ -129,7 +137,7 @@ ke_fp8_gemm_plan_new_shared (int m_tokens, int n_out, int k_in, void *workspace,
       goto fail;
     }
   }
-  p->algo = heur.algo;
+  p->algo = p->candidates[0]; /* the heuristic's first choice until ke_fp8_gemm_plan_tune */
   cublasLtMatmulPreferenceDestroy (pref);
   return p;
 
@@ -163,4 +171,62 @@ ke_fp8_gemm_run (ke_fp8_gemm_plan *p, const uint8_t *x, const float *x_scale, co
                         error))
     return false;
   return KE_CUDA_CHECK (cudaGetLastError (), error);
+}
+
+bool
+ke_fp8_gemm_plan_tune (ke_fp8_gemm_plan *p, const uint8_t *x, const float *x_scale,
+                       const uint8_t *w, const float *w_scale, uint16_t *y_bf16, void *stream,
+                       float *first_ms, float *best_ms, ke_error **error)
+{
+  cudaEvent_t a = NULL, b = NULL;
+  float best = INFINITY, first = INFINITY;
+  int best_i = 0;
+  bool ok = KE_CUDA_CHECK (cudaEventCreate (&a), error) && KE_CUDA_CHECK (cudaEventCreate (&b), error);
+  for (int i = 0; ok && i < p->n_candidates; i++) {
+    p->algo = p->candidates[i];
+    const int reps = 5;
+    ke_error *run_error = NULL;
+    /* warm-up; a candidate that cannot run here is skipped (the first one must run) */
+    if (!ke_fp8_gemm_run (p, x, x_scale, w, w_scale, y_bf16, stream, &run_error)) {
+      if (i == 0) {
+        if (error)
+          *error = run_error;
+        else
+          ke_error_free (run_error);
+        ok = false;
+      } else {
+        ke_error_free (run_error);
+      }
+      continue;
+    }
+    ok = KE_CUDA_CHECK (cudaEventRecord (a, (cudaStream_t) stream), error);
+    for (int r = 0; ok && r < reps; r++)
+      ok = ke_fp8_gemm_run (p, x, x_scale, w, w_scale, y_bf16, stream, error);
+    float ms = 0;
+    ok = ok && KE_CUDA_CHECK (cudaEventRecord (b, (cudaStream_t) stream), error) &&
+         KE_CUDA_CHECK (cudaEventSynchronize (b), error) &&
+         KE_CUDA_CHECK (cudaEventElapsedTime (&ms, a, b), error);
+    if (ok && i == 0)
+      first = ms / reps;
+    if (ok && ms / reps < best) {
+      best = ms / reps;
+      best_i = i;
+    }
+  }
+  p->algo = p->candidates[ok ? best_i : 0];
+  if (first_ms)
+    *first_ms = first;
+  if (best_ms)
+    *best_ms = best;
+  if (a)
+    cudaEventDestroy (a);
+  if (b)
+    cudaEventDestroy (b);
+  return ok;
+}
+
+int
+ke_fp8_gemm_plan_candidates (const ke_fp8_gemm_plan *plan)
+{
+  return plan->n_candidates;
 }

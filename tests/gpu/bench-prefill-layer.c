@@ -156,6 +156,20 @@ bench (int T, int pos0)
   L.qn = random_bf16 (HD, 0.1f);
   L.kn_w = random_bf16 (HD, 0.1f);
   L.wn = random_bf16 (H, 0.1f);
+  /* The backend tunes its plans at open (tune_gemm_plans): the same here, on this data. */
+  printf ("\nT = %d: cuBLASLt FP8 algorithm, heuristic's first → fastest of its candidates "
+          "(µs)\n", T);
+  static const char *const gemm_name[4] = { "qkv", "o", "gate+up", "down" };
+  for (int g = 0; g < 4; g++) {
+    float first = 0, best = 0;
+    if (!ke_fp8_gemm_plan_tune (L.plan[g], L.x8, L.xs, L.w[g], L.ws[g], L.gemm_out, NULL,
+                                &first, &best, &error)) {
+      ke_tap_diag ("tune %s: %s", gemm_name[g], error->message);
+      return false;
+    }
+    printf ("  %-8s %8.1f → %8.1f  (%d candidates)\n", gemm_name[g], first * 1e3, best * 1e3,
+            ke_fp8_gemm_plan_candidates (L.plan[g]));
+  }
   double us[N_STEPS];
   for (int s = 0; s < N_STEPS; s++) {
     const int reps = 10;
