@@ -763,9 +763,6 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
    * cudaMemcpy on the legacy stream not yet landed when the non-blocking stream started.) */
   const char *pdl = getenv ("KESTREL_CUDA_PDL");
   ke_cuda_set_pdl (!(pdl && strcmp (pdl, "0") == 0));
-  const char *flash = getenv ("KESTREL_CUDA_FLASH_VARIANT");
-  if (flash && flash[0] >= '0' && flash[0] <= '3' && flash[1] == '\0')
-    ke_cuda_flash_prefill_set_variant (flash[0] - '0');
 
   cuda_backend *cb = (cuda_backend *) calloc (1, sizeof *cb);
   if (!cb) {

@@ -26,17 +26,7 @@
 
 namespace {
 
-constexpr int MAX_ROWS = 64;  /* (query, head) rows per block of 4 warps: 16 per warp */
-constexpr int MAX_ROWS8 = 128; /* the same for 8-warp blocks (variant 2) */
-/* Lazy rescaling (variant 1): the running max used for the exponentials only moves when a
- * row's new max exceeds it by more than this (log2 units), so P ≤ 2^8 in f32 and bf16
- * (same relative precision), and the O accumulators are rescaled only then. */
-constexpr float LAZY_THRESHOLD = 8.0f;
-
-/* 0: as measured in the second round; bit 0: lazy rescaling; bit 1: 8-warp blocks (128
- * rows) for batches of KE_FLASH_NW8_MIN_TOKENS+ tokens.  ke_cuda_flash_prefill_set_variant. */
-int flash_variant = 0;
-constexpr int KE_FLASH_NW8_MIN_TOKENS = 1024;
+constexpr int MAX_ROWS = 64; /* (query, head) rows per block: 16 per warp */
 constexpr int BN = 32;       /* keys per tile */
 
 template <int HD, int NW>
@@ -121,7 +111,7 @@ pack_bf16 (float lo, float hi)
 /* The block's key ranges: [c_lo, c_hi] causal/window for its queries, plus its image runs. */
 struct block_ranges {
   int c_lo, c_hi, lo, hi, n_img;
-  int img_lo[MAX_ROWS8], img_hi[MAX_ROWS8];
+  int img_lo[MAX_ROWS], img_hi[MAX_ROWS];
 };
 
 __device__ __forceinline__ bool
@@ -144,8 +134,8 @@ next_visible (const block_ranges &br, int b)
   return b;
 }
 
-template <int HD, int NW, bool LAZY>
-__global__ void __launch_bounds__ (NW * 32, NW <= 4 ? 2 : 1)
+template <int HD, int NW>
+__global__ void __launch_bounds__ (NW * 32, 2)
 flash_prefill_kernel (ke_attn_prefill_args a)
 {
   using S = flash_shape<HD, NW>;
@@ -319,7 +309,7 @@ flash_prefill_kernel (ke_attn_prefill_args a)
       }
       mx = fmaxf (mx, __shfl_xor_sync (KE_FULL_MASK, mx, 1));
       mx = fmaxf (mx, __shfl_xor_sync (KE_FULL_MASK, mx, 2));
-      const float m_new = !LAZY ? fmaxf (m[h], mx) : mx > m[h] + LAZY_THRESHOLD ? mx : m[h];
+      const float m_new = fmaxf (m[h], mx);
       const float m_use = m_new == -INFINITY ? 0.0f : m_new; /* nothing visible yet */
       corr[h] = fast_exp2 (m[h] - m_use);
       m[h] = m_new;
@@ -383,32 +373,21 @@ flash_prefill_kernel (ke_attn_prefill_args a)
   }
 }
 
-template <int HD, int NW, bool LAZY>
+template <int HD, int NW>
 bool
 launch_nw (const ke_attn_prefill_args *a, cudaStream_t s, ke_error **error)
 {
   using S = flash_shape<HD, NW>;
   /* Static + dynamic shared memory above 48 KiB needs the opt-in (cheap; per device
    * context, so set on every launch rather than cached). */
-  if (!KE_CUDA_CHECK (cudaFuncSetAttribute (flash_prefill_kernel<HD, NW, LAZY>,
+  if (!KE_CUDA_CHECK (cudaFuncSetAttribute (flash_prefill_kernel<HD, NW>,
                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
                                             S::SMEM), error))
     return false;
   const int bq = S::ROWS / (a->n_q / a->n_kv);
   dim3 grid ((a->n_tokens + bq - 1) / bq, a->n_kv);
-  flash_prefill_kernel<HD, NW, LAZY><<<grid, NW * 32, S::SMEM, s>>> (*a);
+  flash_prefill_kernel<HD, NW><<<grid, NW * 32, S::SMEM, s>>> (*a);
   return KE_LAUNCH_CHECK (error);
-}
-
-template <int HD>
-bool
-launch_hd (const ke_attn_prefill_args *a, cudaStream_t s, ke_error **error)
-{
-  const bool lazy = flash_variant & 1;
-  const bool nw8 = (flash_variant & 2) && a->n_tokens >= KE_FLASH_NW8_MIN_TOKENS;
-  if (nw8)
-    return lazy ? launch_nw<HD, 8, true> (a, s, error) : launch_nw<HD, 8, false> (a, s, error);
-  return lazy ? launch_nw<HD, 4, true> (a, s, error) : launch_nw<HD, 4, false> (a, s, error);
 }
 
 } /* namespace */
@@ -433,20 +412,8 @@ ke_cuda_flash_prefill (const ke_attn_prefill_args *a, void *stream, ke_error **e
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "Prefill attention: bad arguments.");
   cudaStream_t s = (cudaStream_t) stream;
   switch (a->head_dim) {
-  case 64: return launch_hd<64> (a, s, error);
-  case 128: return launch_hd<128> (a, s, error);
-  default: return launch_hd<256> (a, s, error);
+  case 64: return launch_nw<64, 4> (a, s, error);
+  case 128: return launch_nw<128, 4> (a, s, error);
+  default: return launch_nw<256, 4> (a, s, error);
   }
-}
-
-extern "C" void
-ke_cuda_flash_prefill_set_variant (int variant)
-{
-  flash_variant = variant & 3;
-}
-
-extern "C" int
-ke_cuda_flash_prefill_get_variant (void)
-{
-  return flash_variant;
 }

@@ -46,13 +46,6 @@ bool ke_cuda_flash_prefill_supported (int head_dim, int n_q, int n_kv);
 bool ke_cuda_flash_prefill (const ke_attn_prefill_args *args, void *stream, ke_error **error);
 bool ke_cuda_attn_prefill_simt (const ke_attn_prefill_args *args, void *stream,
                                 ke_error **error);
-/* Variants of the flash kernel, process-wide (for measurements; the backend sets it from
- * KESTREL_CUDA_FLASH_VARIANT at open): 0 the second round's kernel; bit 0 lazy rescaling
- * (the running max moves only when a row's max grows by more than 2^8, so the O
- * accumulators are rescaled rarely); bit 1 blocks of 8 warps (128 rows: half the K/V tile
- * traffic per row) for batches of 1024+ tokens.  Every variant computes the same function. */
-void ke_cuda_flash_prefill_set_variant (int variant);
-int ke_cuda_flash_prefill_get_variant (void);
 
 /* Copies the batch's keys/values (layout as k_new above) into the cache: the last
  * min(n_tokens, capacity) tokens, position p at slot p % capacity. */

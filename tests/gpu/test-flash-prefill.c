@@ -129,10 +129,9 @@ check_case (const char *name, const attn_case *c, int impl)
   nmse_acc e = { 0 };
   for (size_t x = 0; x < nqv; x++)
     nmse_add (&e, ke_bf16_to_f32 (o[x]), o_ref[x]);
-  ke_tap_diag ("%-5s v%d %-28s hd %3d heads %d/%d n %4d pos0 %4d cap %4d window %4d images "
-               "%d: rel %.2e unwritten %zu", impl_name[impl],
-               impl == IMPL_FLASH ? ke_cuda_flash_prefill_get_variant () : 0, name, hd, c->nq,
-               c->nkv, c->n, c->pos0, c->cap, c->window, c->n_img, nmse_rel (&e), e.nan);
+  ke_tap_diag ("%-5s %-28s hd %3d heads %d/%d n %4d pos0 %4d cap %4d window %4d images %d: "
+               "rel %.2e unwritten %zu", impl_name[impl], name, hd, c->nq, c->nkv, c->n,
+               c->pos0, c->cap, c->window, c->n_img, nmse_rel (&e), e.nan);
   KE_CHECK (e.nan == 0, "%s: unwritten outputs", name);
   KE_CHECK (nmse_rel (&e) < 8e-3, "%s: relative error %.2e", name, nmse_rel (&e));
   ke_cuda_free (dq); ke_cuda_free (dkc); ke_cuda_free (dvc); ke_cuda_free (dkn);
@@ -155,22 +154,14 @@ static const struct {
   { "hd 128, MHA", { 128, 4, 4, 150, 70, 256, 64, 1, { 20 }, { 40 } } },
   { "hd 64, 4 heads per kv", { 64, 8, 2, 90, 13, 128, 0, 1, { 33 }, { 16 } } },
   { "a single token", { 256, 8, 4, 1, 77, 128, 1024, 0, { 0 }, { 0 } } },
-  /* 1024+ tokens: the 8-warp blocks of variants 2 and 3 */
-  { "long chunk, window, images", { 256, 8, 4, 1100, 37, 2048, 512, 2, { 100, 700 },
-                                    { 256, 300 } } },
-  { "long chunk, hd 128, 4/1", { 128, 4, 1, 1030, 0, 1030, 0, 0, { 0 }, { 0 } } },
 };
 
 KE_TEST (flash_prefill_cases)
 {
   if (!gpu_test_have_device (NULL))
     KE_SKIP ("no CUDA device");
-  for (int v = 0; v < 4; v++) { /* every variant of the kernel */
-    ke_cuda_flash_prefill_set_variant (v);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-      check_case (cases[i].name, &cases[i].c, IMPL_FLASH);
-  }
-  ke_cuda_flash_prefill_set_variant (0);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    check_case (cases[i].name, &cases[i].c, IMPL_FLASH);
 }
 
 KE_TEST (simt_prefill_cases)
@@ -184,10 +175,10 @@ KE_TEST (simt_prefill_cases)
 /* A long prompt in chunks, as the backend runs it: each chunk's keys go to k_new/v_new
  * (slot p % chunk), attention, then ke_cuda_kv_scatter into the ring of `cap` slots.
  * Reference: sliding-window attention over the whole prompt. */
-static void
-chunks_through_ring (int variant)
+KE_TEST (flash_prefill_chunks_through_ring)
 {
-  ke_cuda_flash_prefill_set_variant (variant);
+  if (!gpu_test_have_device (NULL))
+    KE_SKIP ("no CUDA device");
   const int hd = 256, nq = 8, nkv = 4, window = 1024, cap = 1024 + 64;
   const int chunks[] = { 1500, 600, 37 }, n_chunks = 3;
   int total = 0;
@@ -266,22 +257,13 @@ chunks_through_ring (int variant)
       for (int d = 0; d < hd; d++)
         nmse_add (&e, ke_bf16_to_f32 (o[((size_t) i * nq + h) * hd + d]), acc[d] / sum);
     }
-  ke_tap_diag ("v%d chunks 1500 + 600 + 37 through a ring of %d, window %d: rel %.2e "
-               "unwritten %zu", variant, cap, window, nmse_rel (&e), e.nan);
+  ke_tap_diag ("chunks 1500 + 600 + 37 through a ring of %d, window %d: rel %.2e unwritten %zu",
+               cap, window, nmse_rel (&e), e.nan);
   KE_CHECK (e.nan == 0, "unwritten outputs");
   KE_CHECK (nmse_rel (&e) < 8e-3, "relative error %.2e", nmse_rel (&e));
   ke_cuda_free (dkc); ke_cuda_free (dvc); ke_cuda_free (dkn); ke_cuda_free (dvn);
   ke_cuda_free (dq); ke_cuda_free (dout); ke_cuda_free (dg); ke_cuda_free (dz);
   free (kt); free (vt); free (q); free (o); free (kn); free (vn); free (group); free (s);
-  ke_cuda_flash_prefill_set_variant (0);
-}
-
-KE_TEST (flash_prefill_chunks_through_ring)
-{
-  if (!gpu_test_have_device (NULL))
-    KE_SKIP ("no CUDA device");
-  for (int v = 0; v < 4; v++)
-    chunks_through_ring (v);
 }
 
 static double
@@ -320,11 +302,9 @@ bench_shape (int n, int pos0, int window)
                              .n_tokens = n, .pos0 = pos0, .n_q = nq, .n_kv = nkv, .head_dim = hd,
                              .capacity = cap, .window = window, .scale = 1.0f / 16.0f,
                              .o = dout };
-  double ms[5]; /* flash variants 0-3, simt */
+  double ms[2];
   ke_error *error = NULL;
-  for (int run = 0; run < 5; run++) {
-    const int impl = run < 4 ? IMPL_FLASH : IMPL_SIMT;
-    ke_cuda_flash_prefill_set_variant (run < 4 ? run : 0);
+  for (int impl = 0; impl < 2; impl++) {
     const int reps = impl == IMPL_SIMT ? 3 : 20;
     bool ok = true;
     double t0 = 0;
@@ -336,16 +316,11 @@ bench_shape (int n, int pos0, int window)
       ok = ok && run_impl (impl, &a, &error);
     }
     KE_REQUIRE (ok && ke_cuda_synchronize (&error), "bench: %s", error->message);
-    ms[run] = (now_s () - t0) * 1e3 / reps;
+    ms[impl] = (now_s () - t0) * 1e3 / reps;
   }
-  ke_cuda_flash_prefill_set_variant (0);
   ke_tap_diag ("bench hd 256, 8/4 heads, %4d queries at pos0 %5d, window %4d: flash %.3f ms "
                "(%.0f TFLOP/s), simt %.3f ms (%.1f TFLOP/s), %.1f×", n, pos0, window, ms[0],
-               flop / ms[0] * 1e-9, ms[4], flop / ms[4] * 1e-9, ms[4] / ms[0]);
-  ke_tap_diag ("  flash variants 0 / 1 lazy / 2 8-warp / 3 both: %.3f / %.3f / %.3f / %.3f ms "
-               "(%.0f / %.0f / %.0f / %.0f TFLOP/s)", ms[0], ms[1], ms[2], ms[3],
-               flop / ms[0] * 1e-9, flop / ms[1] * 1e-9, flop / ms[2] * 1e-9,
-               flop / ms[3] * 1e-9);
+               flop / ms[0] * 1e-9, ms[1], flop / ms[1] * 1e-9, ms[1] / ms[0]);
   ke_cuda_free (dq); ke_cuda_free (dkc); ke_cuda_free (dvc); ke_cuda_free (dkn);
   ke_cuda_free (dvn); ke_cuda_free (dout); ke_cuda_free (dg); ke_cuda_free (dz);
   free (h); free (group);
