@@ -21,9 +21,8 @@ struct ke_fp8_gemm_plan {
   cublasLtMatmulDesc_t op;
   cublasLtMatrixLayout_t a_layout, b_layout, d_layout;
   cublasLtMatmulAlgo_t algo;
-  cublasLtMatmulAlgo_t candidates[KE_FP8_GEMM_SEARCH_MAX];
+  cublasLtMatmulAlgo_t candidates[KE_FP8_GEMM_CANDIDATES];
   int n_candidates;
-  bool searched;
   void *workspace;
   size_t workspace_size;
   bool owns_workspace;
@@ -174,74 +173,6 @@ ke_fp8_gemm_run (ke_fp8_gemm_plan *p, const uint8_t *x, const float *x_scale, co
   return KE_CUDA_CHECK (cudaGetLastError (), error);
 }
 
-/* Adds to the heuristic's candidates the configurations cuBLASLt accepts for this shape
- * (cublasLtMatmulAlgoCheck) among every algorithm id × tile × stages × CTA swizzle (no
- * split-K, cluster shape automatic), up to KE_FP8_GEMM_SEARCH_MAX in all and a bounded
- * number of checks. */
-static void
-search_candidates (ke_fp8_gemm_plan *p)
-{
-  enum { MAX_IDS = 64, MAX_LIST = 128, MAX_CHECKS = 4000 };
-  int ids[MAX_IDS], n_ids = 0, checks = 0;
-  p->searched = true;
-  if (cublasLtMatmulAlgoGetIds (p->handle, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_8F_E4M3,
-                                CUDA_R_8F_E4M3, CUDA_R_16BF, CUDA_R_16BF, MAX_IDS, ids,
-                                &n_ids) != CUBLAS_STATUS_SUCCESS)
-    return;
-  for (int a = 0; a < n_ids && p->n_candidates < KE_FP8_GEMM_SEARCH_MAX; a++) {
-    cublasLtMatmulAlgo_t algo;
-    if (cublasLtMatmulAlgoInit (p->handle, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_8F_E4M3,
-                                CUDA_R_8F_E4M3, CUDA_R_16BF, CUDA_R_16BF, ids[a], &algo) !=
-        CUBLAS_STATUS_SUCCESS)
-      continue;
-    uint32_t tiles[MAX_LIST], stages[MAX_LIST];
-    size_t bytes = 0;
-    int n_tiles = 0, n_stages = 0, swizzle = 0;
-    if (cublasLtMatmulAlgoCapGetAttribute (&algo, CUBLASLT_ALGO_CAP_TILE_IDS, NULL, 0, &bytes) ==
-          CUBLAS_STATUS_SUCCESS && bytes > 0 && bytes <= sizeof tiles &&
-        cublasLtMatmulAlgoCapGetAttribute (&algo, CUBLASLT_ALGO_CAP_TILE_IDS, tiles, bytes,
-                                           &bytes) == CUBLAS_STATUS_SUCCESS)
-      n_tiles = (int) (bytes / sizeof tiles[0]);
-    if (cublasLtMatmulAlgoCapGetAttribute (&algo, CUBLASLT_ALGO_CAP_STAGES_IDS, NULL, 0,
-                                           &bytes) == CUBLAS_STATUS_SUCCESS && bytes > 0 &&
-        bytes <= sizeof stages &&
-        cublasLtMatmulAlgoCapGetAttribute (&algo, CUBLASLT_ALGO_CAP_STAGES_IDS, stages, bytes,
-                                           &bytes) == CUBLAS_STATUS_SUCCESS)
-      n_stages = (int) (bytes / sizeof stages[0]);
-    if (n_tiles == 0) {
-      tiles[0] = CUBLASLT_MATMUL_TILE_UNDEFINED;
-      n_tiles = 1;
-    }
-    if (n_stages == 0) {
-      stages[0] = CUBLASLT_MATMUL_STAGES_UNDEFINED;
-      n_stages = 1;
-    }
-    cublasLtMatmulAlgoCapGetAttribute (&algo, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT, &swizzle,
-                                       sizeof swizzle, &bytes);
-    for (int t = 0; t < n_tiles; t++)
-      for (int st = 0; st < n_stages; st++)
-        for (uint32_t sw = 0; sw <= (swizzle ? 1u : 0u); sw++) {
-          if (p->n_candidates >= KE_FP8_GEMM_SEARCH_MAX || checks >= MAX_CHECKS)
-            return;
-          cublasLtMatmulAlgo_t c = algo;
-          cublasLtMatmulHeuristicResult_t res;
-          checks++;
-          if (cublasLtMatmulAlgoConfigSetAttribute (&c, CUBLASLT_ALGO_CONFIG_TILE_ID, &tiles[t],
-                                                    sizeof tiles[t]) != CUBLAS_STATUS_SUCCESS ||
-              cublasLtMatmulAlgoConfigSetAttribute (&c, CUBLASLT_ALGO_CONFIG_STAGES_ID,
-                                                    &stages[st], sizeof stages[st]) !=
-                CUBLAS_STATUS_SUCCESS ||
-              cublasLtMatmulAlgoConfigSetAttribute (&c, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &sw,
-                                                    sizeof sw) != CUBLAS_STATUS_SUCCESS)
-            continue;
-          if (cublasLtMatmulAlgoCheck (p->handle, p->op, p->a_layout, p->b_layout, p->d_layout,
-                                       p->d_layout, &c, &res) == CUBLAS_STATUS_SUCCESS &&
-              res.workspaceSize <= p->workspace_size)
-            p->candidates[p->n_candidates++] = c;
-        }
-  }
-}
-
 bool
 ke_fp8_gemm_plan_tune (ke_fp8_gemm_plan *p, const uint8_t *x, const float *x_scale,
                        const uint8_t *w, const float *w_scale, uint16_t *y_bf16, void *stream,
@@ -250,12 +181,10 @@ ke_fp8_gemm_plan_tune (ke_fp8_gemm_plan *p, const uint8_t *x, const float *x_sca
   cudaEvent_t a = NULL, b = NULL;
   float best = INFINITY, first = INFINITY;
   int best_i = 0;
-  if (!p->searched)
-    search_candidates (p);
   bool ok = KE_CUDA_CHECK (cudaEventCreate (&a), error) && KE_CUDA_CHECK (cudaEventCreate (&b), error);
   for (int i = 0; ok && i < p->n_candidates; i++) {
     p->algo = p->candidates[i];
-    const int reps = 3;
+    const int reps = 5;
     ke_error *run_error = NULL;
     /* warm-up; a candidate that cannot run here is skipped (the first one must run) */
     if (!ke_fp8_gemm_run (p, x, x_scale, w, w_scale, y_bf16, stream, &run_error)) {

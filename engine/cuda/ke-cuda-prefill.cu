@@ -344,11 +344,11 @@ geglu_bf16_quant_kernel (const uint16_t *gate_up, int inter, uint8_t *q, float *
 
 /* QK-norm + RoPE + the batch's K/V from the bf16 projection rows (the qkv GEMM's output):
  * one block per token, one warp per head (q heads, then k, then v), the token's cos/sin
- * table computed once in shared memory for all its heads (after the warp's first head was
- * loaded, so that the load latency overlaps it); each lane loads 4 consecutive columns of
- * each half with 8-byte loads and keeps them in registers between the sum of squares and
- * the rotation (one read of the row).  Same arithmetic as
+ * table computed once in shared memory for all its heads; each lane loads 4 consecutive
+ * columns of each half with 8-byte loads and keeps them in registers between the sum of
+ * squares and the rotation (one read of the row).  Same arithmetic as
  * ke_cuda_qk_norm_rope (ke-cuda-rope.cu), which reads f32 rows. */
+constexpr int ROPE_GROUPS = 4; /* groups of 128 columns per half: head_dim ≤ 1024 */
 
 /* 4 bf16 (8 bytes) → f32. */
 __device__ __forceinline__ void
@@ -361,30 +361,7 @@ bf16x4_to_f32 (uint2 w, float *v)
   v[3] = b.y;
 }
 
-/* Loads 4 consecutive columns of each half of a q/k head row (lane's share, NG groups of
- * 128: NG 1 for head_dim ≤ 256, 4 up to 1024) into registers; returns the lane's sum of
- * squares. */
-template <int NG>
-__device__ __forceinline__ float
-rope_load_head (const uint16_t *src, int lane, int half, float (*x0)[4], float (*x1)[4])
-{
-  float ss = 0.0f;
-#pragma unroll
-  for (int g = 0; g < NG; g++) {
-    const int i = g * 128 + lane * 4;
-    if (i < half) {
-      bf16x4_to_f32 (*reinterpret_cast<const uint2 *> (src + i), x0[g]);
-      bf16x4_to_f32 (*reinterpret_cast<const uint2 *> (src + i + half), x1[g]);
-#pragma unroll
-      for (int e = 0; e < 4; e++)
-        ss += x0[g][e] * x0[g][e] + x1[g][e] * x1[g][e];
-    }
-  }
-  return ss;
-}
-
-template <int NG>
-__global__ void __launch_bounds__ (1024)
+__global__ void
 qk_norm_rope_rows_kernel (ke_rope_args a, const uint16_t *qkv)
 {
   extern __shared__ float cs[]; /* cos [half], sin [half] */
@@ -394,25 +371,6 @@ qk_norm_rope_rows_kernel (ke_rope_args a, const uint16_t *qkv)
   const int pos = a.pos[t];
   if (pos < 0) /* the whole block agrees */
     return;
-  const int slot = pos % a.capacity;
-  const uint16_t *row = qkv + (size_t) t * n_heads * d;
-
-  /* The warp's first head is read before the cos/sin table is computed (the loads' latency
-   * overlaps the table's arithmetic); a value head (a plain copy) is done here entirely. */
-  float x0[NG][4], x1[NG][4];
-  float ss0 = 0.0f;
-  if (warp < a.n_q + a.n_kv) {
-    ss0 = rope_load_head<NG> (row + (size_t) warp * d, lane, half, x0, x1);
-  }
-  for (int head = warp; head < n_heads; head += n_warps) {
-    if (head >= a.n_q + a.n_kv) { /* value head: copy */
-      const uint16_t *src = row + (size_t) head * d;
-      const int kvh = head - a.n_q - a.n_kv;
-      uint4 *dst = reinterpret_cast<uint4 *> (a.v_cache + ((size_t) kvh * a.capacity + slot) * d);
-      for (int c = lane; c < d / 8; c += 32)
-        dst[c] = reinterpret_cast<const uint4 *> (src)[c];
-    }
-  }
   for (int i = threadIdx.x; i < half; i += blockDim.x) {
     /* transformers: inv_freq = 1 / theta^(2i/d) in f32, divided by the linear factor. */
     const float inv_freq = (1.0f / powf (a.theta, (float) (2 * i) / (float) d)) / a.scaling;
@@ -422,16 +380,40 @@ qk_norm_rope_rows_kernel (ke_rope_args a, const uint16_t *qkv)
     cs[half + i] = sn;
   }
   __syncthreads ();
-  for (int head = warp; head < a.n_q + a.n_kv; head += n_warps) {
-    float ss = head == warp ? ss0 : rope_load_head<NG> (row + (size_t) head * d, lane, half, x0, x1);
-    ss = ke_warp_sum (ss);
-    const float inv = rsqrtf (ss / (float) d + a.eps);
+  const int slot = pos % a.capacity;
+  const uint16_t *row = qkv + (size_t) t * n_heads * d;
+  for (int head = warp; head < n_heads; head += n_warps) {
+    const uint16_t *src = row + (size_t) head * d;
+    if (head >= a.n_q + a.n_kv) { /* value head: copy */
+      const int kvh = head - a.n_q - a.n_kv;
+      uint4 *dst = reinterpret_cast<uint4 *> (a.v_cache + ((size_t) kvh * a.capacity + slot) * d);
+      for (int c = lane; c < d / 8; c += 32)
+        dst[c] = reinterpret_cast<const uint4 *> (src)[c];
+      continue;
+    }
     const bool is_q = head < a.n_q;
     const uint16_t *w = is_q ? a.q_norm : a.k_norm;
+    /* lane's columns: 4 consecutive ones per group of 128 in each half (8-byte loads), the
+     * row kept in registers between the sum of squares and the rotation */
+    float x0[ROPE_GROUPS][4], x1[ROPE_GROUPS][4];
+    float ss = 0.0f;
+#pragma unroll
+    for (int g = 0; g < ROPE_GROUPS; g++) {
+      const int i = g * 128 + lane * 4;
+      if (i < half) {
+        bf16x4_to_f32 (*reinterpret_cast<const uint2 *> (src + i), x0[g]);
+        bf16x4_to_f32 (*reinterpret_cast<const uint2 *> (src + i + half), x1[g]);
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+          ss += x0[g][e] * x0[g][e] + x1[g][e] * x1[g][e];
+      }
+    }
+    ss = ke_warp_sum (ss);
+    const float inv = rsqrtf (ss / (float) d + a.eps);
     uint16_t *dst = is_q ? a.q_out + ((size_t) t * a.n_q + head) * d
                          : a.k_cache + ((size_t) (head - a.n_q) * a.capacity + slot) * d;
 #pragma unroll
-    for (int g = 0; g < NG; g++) {
+    for (int g = 0; g < ROPE_GROUPS; g++) {
       const int i = g * 128 + lane * 4;
       if (i >= half)
         continue;
@@ -469,12 +451,8 @@ ke_cuda_qk_norm_rope_rows (const ke_rope_args *a, const uint16_t *qkv_bf16, void
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT, "QK-norm/RoPE (bf16 rows): bad arguments.");
   const int n_heads = a->n_q + 2 * a->n_kv;
   const int threads = 32 * (n_heads < 32 ? n_heads : 32);
-  if (a->head_dim <= 256)
-    qk_norm_rope_rows_kernel<1><<<a->n_tokens, threads, a->head_dim * sizeof (float),
-                                  (cudaStream_t) stream>>> (*a, qkv_bf16);
-  else
-    qk_norm_rope_rows_kernel<4><<<a->n_tokens, threads, a->head_dim * sizeof (float),
-                                  (cudaStream_t) stream>>> (*a, qkv_bf16);
+  qk_norm_rope_rows_kernel<<<a->n_tokens, threads, a->head_dim * sizeof (float),
+                             (cudaStream_t) stream>>> (*a, qkv_bf16);
   return KE_LAUNCH_CHECK (error);
 }
 

@@ -64,18 +64,14 @@ bool ke_fp8_gemm_run (ke_fp8_gemm_plan *plan, const uint8_t *x, const float *x_s
                       ke_error **error);
 /* The M (tokens) the plan was built for; a plan serves exactly that shape. */
 int ke_fp8_gemm_plan_m (const ke_fp8_gemm_plan *plan);
-/* How many algorithms the plan chooses from: the heuristic's (at most
- * KE_FP8_GEMM_CANDIDATES), and after ke_fp8_gemm_plan_tune also the configurations its
- * search found (at most KE_FP8_GEMM_SEARCH_MAX in all). */
+/* How many algorithms the plan chooses from (the heuristic's first, at most
+ * KE_FP8_GEMM_CANDIDATES). */
 #define KE_FP8_GEMM_CANDIDATES 8
-#define KE_FP8_GEMM_SEARCH_MAX 48
 int ke_fp8_gemm_plan_candidates (const ke_fp8_gemm_plan *plan);
-/* Adds the configurations cuBLASLt accepts for the plan's shape (every algorithm id × tile ×
- * stages × CTA swizzle that cublasLtMatmulAlgoCheck passes; host work, the first call only),
- * times every candidate (a warm-up call, then 3 calls between device events) on the given
- * operands, which should hold realistic data (not zeros: the tensor cores' clock depends on
- * it), and keeps the fastest for the plan's later calls.  *first_ms / *best_ms (may be
- * NULL): the heuristic's first choice's time and the kept one's, ms per call.
+/* Times every candidate algorithm (a warm-up call, then 5 calls between device events) on
+ * the given operands, which should hold realistic data (not zeros: the tensor cores' clock
+ * depends on it), and keeps the fastest for the plan's later calls.  *first_ms / *best_ms
+ * (may be NULL): the heuristic's first choice's time and the kept one's, ms per call.
  * Synchronizes the stream.  Candidates that fail to run are skipped. */
 bool ke_fp8_gemm_plan_tune (ke_fp8_gemm_plan *plan, const uint8_t *x, const float *x_scale,
                             const uint8_t *w, const float *w_scale, uint16_t *y_bf16,
