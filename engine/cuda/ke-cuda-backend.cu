@@ -613,48 +613,6 @@ build_gemm_plans (cuda_backend *cb, ke_error **error)
   return true;
 }
 
-/* Times each FP8 plan's candidate algorithms once, for the buckets of 256+ tokens (prefill
- * chunks; smaller ones cost too little to matter), on layer 0's weights with the weight
- * bytes themselves as activations (random-looking fp8, not zeros), and keeps the fastest.
- * About 0.1 s at open for Gemma 3 4b; KESTREL_CUDA_GEMM_TUNE=0 keeps the heuristic's
- * first choice (for comparison). */
-static bool
-tune_gemm_plans (cuda_backend *cb, ke_error **error)
-{
-  const char *env = getenv ("KESTREL_CUDA_GEMM_TUNE");
-  if ((env && strcmp (env, "0") == 0) || cb->n_layers == 0)
-    return true;
-  const size_t B = KE_CUDA_MAX_BATCH;
-  size_t widest = (size_t) cb->H;
-  if ((size_t) cb->qd > widest)
-    widest = (size_t) cb->qd;
-  if ((size_t) cb->I > widest)
-    widest = (size_t) cb->I;
-  const cuda_layer *L = &cb->layers[0];
-  const cuda_linear *lin[N_GEMM] = { &L->qkv, &L->o, &L->gate_up, &L->down };
-  size_t down_bytes = (size_t) cb->H * cb->I, x_bytes = B * widest;
-  float *scales = (float *) ke_malloc_array (B, sizeof (float));
-  if (!scales)
-    return ke_set_error (error, KE_ERROR_NO_MEMORY, "Out of memory.");
-  for (size_t i = 0; i < B; i++)
-    scales[i] = 1.0f / 64.0f;
-  bool ok = KE_CUDA_CHECK (cudaMemcpyAsync (cb->xq, L->down.w,
-                                            down_bytes < x_bytes ? down_bytes : x_bytes,
-                                            cudaMemcpyDeviceToDevice, cb->stream), error) &&
-            KE_CUDA_CHECK (cudaMemcpyAsync (cb->xs, scales, B * sizeof (float),
-                                            cudaMemcpyHostToDevice, cb->stream), error);
-  for (int g = 0; ok && g < N_GEMM; g++)
-    for (int b = 0; ok && b < KE_CUDA_N_BUCKETS; b++)
-      if (ke_cuda_bucket_m (b) >= 256)
-        ok = ke_fp8_gemm_plan_tune (cb->plans[g][b], cb->xq, cb->xs, lin[g]->w, lin[g]->s,
-                                    cb->gemm_out, cb->stream, NULL, NULL, error);
-  free (scales);
-  /* back to zeros: padded GEMM rows read whatever the buffers hold */
-  return ok && KE_CUDA_CHECK (cudaMemsetAsync (cb->xq, 0, x_bytes, cb->stream), error) &&
-         KE_CUDA_CHECK (cudaMemsetAsync (cb->xs, 0, B * sizeof (float), cb->stream), error) &&
-         KE_CUDA_CHECK (cudaStreamSynchronize (cb->stream), error);
-}
-
 /* The W8A16 GEMM plans (bf16 tensor cores) of every (linear, M bucket) and their scratch,
  * for prefill without FP8 tensor cores or with skip_act_quant.  Shapes cuBLASLt cannot take
  * (N or K not a multiple of 8, e.g. some tiny test models) leave the plans NULL: the batch
@@ -820,7 +778,7 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
   }
   if (!KE_CUDA_CHECK (cudaStreamCreateWithFlags (&cb->stream, cudaStreamNonBlocking), error) ||
       !upload_weights (cb, config, weights, error) || !alloc_buffers (cb, error) ||
-      (cb->act_quant && (!build_gemm_plans (cb, error) || !tune_gemm_plans (cb, error))) ||
+      (cb->act_quant && !build_gemm_plans (cb, error)) ||
       (!cb->act_quant && !build_w8a16_plans (cb, error))) {
     cuda_destroy (&cb->base);
     return NULL;
