@@ -305,8 +305,13 @@ main (int argc, char **argv)
 
   bench_small_kernels ();
   bench_attention ();
+  bench_attention_fused ();
   bench_decode_step (512, false);
   bench_decode_step (32768, false);
+  for (int cs = 8; cs <= 16; cs += 8) {
+    bench_decode_step (512, false, cs);
+    bench_decode_step (32768, false, cs);
+  }
   ke_cuda_set_pdl (g_pdl = false);
   bench_decode_step (512, false);
   ke_cuda_set_pdl (g_pdl = true);
