@@ -56,14 +56,9 @@ norm_rope_lane (float x[8], const uint16_t *w, float eps, float theta, float sca
     ss = fmaf (x[j], x[j], ss);
   ss = ke_warp_sum (ss);
   const float inv = rsqrtf (ss / (float) HEAD_DIM + eps);
-  const uint4 wr = __ldg (reinterpret_cast<const uint4 *> (w + lane * 8));
-  const uint32_t ww[4] = { wr.x, wr.y, wr.z, wr.w };
 #pragma unroll
-  for (int j = 0; j < 4; j++) {
-    const float2 f = ke_bf16x2_to_f32x2 (ww[j]);
-    x[2 * j] = ke_round_bf16_dev (x[2 * j] * inv * (1.0f + f.x));
-    x[2 * j + 1] = ke_round_bf16_dev (x[2 * j + 1] * inv * (1.0f + f.y));
-  }
+  for (int j = 0; j < 8; j++) /* weights: 2-byte loads, no alignment asked of the caller */
+    x[j] = ke_round_bf16_dev (x[j] * inv * (1.0f + ke_bf16_bits_to_f32 (__ldg (w + lane * 8 + j))));
   /* dim i < 128 (lanes 0–15) pairs with i + 128 (lane + 16) */
   const bool low = lane < 16;
 #pragma unroll
@@ -394,8 +389,7 @@ ke_cuda_attn_decode_fused (const ke_rope_args *r, const ke_attn_decode_args *a, 
   if (r->n_tokens != 1 || r->n_q != a->n_q || r->n_kv != a->n_kv || r->head_dim != HEAD_DIM ||
       r->capacity != a->capacity || r->k_cache != a->k_cache || r->v_cache != a->v_cache ||
       r->pos != a->pos || r->q_out == NULL || r->qkv == NULL || r->q_norm == NULL ||
-      r->k_norm == NULL || !ke_is_aligned16 (r->qkv) || !ke_is_aligned16 (r->q_out) ||
-      !ke_is_aligned16 (r->q_norm) || !ke_is_aligned16 (r->k_norm))
+      r->k_norm == NULL || !ke_is_aligned16 (r->qkv) || !ke_is_aligned16 (r->q_out))
     return ke_set_error (error, KE_ERROR_INVALID_ARGUMENT,
                          "fused decode attention: the RoPE and attention arguments disagree "
                          "(one token, same heads, cache, position) or a pointer is missing or "
