@@ -53,14 +53,14 @@ grep -E "^# |^not ok" "$build/meson-logs/testlog.txt" | grep -vE "^# (Subtest|St
   >"$out/test-diag.txt"
 echo "tests (rc $test_rc): $(( $(date +%s) - t0 )) s"
 
-timeout 150 "$build/tests/gpu/bench-kernels" --attention >"$out/bench-kernels.txt" 2>&1
+timeout 90 "$build/tests/gpu/bench-kernels" --attention >"$out/bench-kernels.txt" 2>&1
 echo "bench-kernels (rc $?): $(( $(date +%s) - t0 )) s"
 
 cli="$build/app/cli/kestrel-cli"
 ckpt=/tmp/kestrel-4b-random
 [ -f "$ckpt/config.json" ] || "$cli" gen-checkpoint "$ckpt" --shape 4b --vision-layers 1 --seed 1 --quiet
 : >"$out/bench.txt"
-for v in 0 1 0 1; do
+for v in ${AB_RUNS:-0 1 0 1}; do
   echo "== quick KESTREL_CUDA_FUSED_ATTN=$v" >>"$out/bench.txt"
   KESTREL_CUDA_FUSED_ATTN=$v timeout 60 "$cli" bench --model "$ckpt" --backend cuda --quick 2>&1 |
     grep -E "^  context" >>"$out/bench.txt"
