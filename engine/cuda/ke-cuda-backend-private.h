@@ -68,7 +68,6 @@ typedef struct cuda_backend {
   ke_backend base;
   int device;
   bool act_quant;     /* prefill GEMMs quantize activations per token (W8A8) */
-  bool attn_split_only; /* KESTREL_CUDA_FUSED_ATTN=0: decode never uses the fused cluster kernel */
   bool broken;        /* a device fault happened: every later call fails */
   cudaStream_t stream;
   int H, I, nq, nkv, hd, qd, kvd, qkv_n, vocab, n_layers, window;

@@ -737,10 +737,6 @@ ke_cuda_backend_new (const ke_config *config, const ke_weights *weights,
   /* cuBLASLt's FP8 GEMMs need compute capability 8.9: older GPUs (A100, RTX 30xx) prefill
    * W8A16 on bf16 tensor cores (build_w8a16_plans), as skip_act_quant does everywhere. */
   cb->act_quant = !(options && options->skip_act_quant) && major * 10 + minor >= 89;
-  /* The decode step's fused RoPE + attention cluster kernel (short key ranges, sm_90+) is
-   * on unless KESTREL_CUDA_FUSED_ATTN=0 (for A/B measurements, docs/cuda-notes.md). */
-  const char *fused_attn = getenv ("KESTREL_CUDA_FUSED_ATTN");
-  cb->attn_split_only = fused_attn && strcmp (fused_attn, "0") == 0;
   cb->H = (int) tc->hidden_size;
   cb->I = (int) tc->intermediate_size;
   cb->nq = (int) tc->num_attention_heads;

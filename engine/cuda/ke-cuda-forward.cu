@@ -200,16 +200,10 @@ record_decode_step (cuda_backend *cb, cuda_kv *kv, ke_error **error)
                                L->sliding && cb->window < kv->cap[l] ? cb->window : 0,
                                cb->attn_scale, 64,
                                cb->attn_ws, cb->att };
-    /* Short key ranges (sliding layers, small caches): RoPE + KV write + attention in one
-     * cluster kernel; long ones: RoPE, then split-K over many blocks + a combine kernel. */
-    const bool fused = !cb->attn_split_only && ke_cuda_attn_decode_fused_usable (&aa);
-    if (fused)
-      aa.n_splits = 0; /* the cluster's default size */
     const uint16_t *next = l + 1 < cb->n_layers ? cb->layers[l + 1].norm_in : cb->final_norm;
     if (!gemv (cb, &L->qkv, cb->xb, KE_GEMV_BF16, cb->qkv, KE_GEMV_F32, KE_GEMV_EPI_NONE, error) ||
-        !(fused ? ke_cuda_attn_decode_fused (&ra, &aa, cb->stream, error)
-                : ke_cuda_qk_norm_rope (&ra, cb->stream, error) &&
-                    ke_cuda_attn_decode (&aa, cb->stream, error)) ||
+        !ke_cuda_qk_norm_rope (&ra, cb->stream, error) ||
+        !ke_cuda_attn_decode (&aa, cb->stream, error) ||
         !gemv (cb, &L->o, cb->att, KE_GEMV_BF16, cb->y, KE_GEMV_F32, KE_GEMV_EPI_NONE, error) ||
         !ke_cuda_residual_norm (cb->h, cb->y, L->norm_post_attn, L->norm_pre_ff, 1, H, cb->eps,
                                 &xb_out, cb->stream, error) ||

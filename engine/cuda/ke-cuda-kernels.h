@@ -156,19 +156,6 @@ typedef struct ke_attn_decode_args {
 size_t ke_cuda_attn_decode_workspace_floats (int n_q, int head_dim, int n_splits);
 bool ke_cuda_attn_decode (const ke_attn_decode_args *args, void *stream, ke_error **error);
 
-/* QK-norm + RoPE + KV write (ke_cuda_qk_norm_rope, one token) and decode attention in ONE
- * kernel (ke-cuda-attention-fused.cu): a thread-block cluster of n_splits (8 or 16; 0 =
- * KE_ATTN_FUSED_DEFAULT_CLUSTER) blocks per kv head, the partials merged through distributed
- * shared memory; no workspace.  For sm_90+ and at most KE_ATTN_FUSED_MAX_KEYS keys (the
- * smaller of window and capacity): ke_cuda_attn_decode_fused_usable() says whether it
- * applies; otherwise use the two calls.  `r` and `a` must name the same position, cache
- * and heads; r->n_tokens 1. */
-#define KE_ATTN_FUSED_MAX_KEYS 4096
-#define KE_ATTN_FUSED_DEFAULT_CLUSTER 16
-bool ke_cuda_attn_decode_fused_usable (const ke_attn_decode_args *args);
-bool ke_cuda_attn_decode_fused (const ke_rope_args *rope, const ke_attn_decode_args *args,
-                                void *stream, ke_error **error);
-
 /* ---- next-token selection (ke-cuda-sample.cu) --------------------------------------------
  *
  * The semantics of ke_sampler_sample (engine/cpu/ke-sampler.c), on device logits: softcap,

@@ -95,71 +95,11 @@ bench_attention (void)
   }
 }
 
-/* RoPE + KV write + attention as the decode step runs it: the three kernels (QK-norm/RoPE,
- * split-K, combine) against the fused cluster kernel with 8 or 16 blocks per kv head. */
-static void
-bench_attention_fused (void)
-{
-  struct { int ctx, window, cap; } cases[] = {
-    { 512, 0, 512 }, { 8192, WINDOW, WINDOW }, { 2048, 0, 2048 }, { 4096, 0, 4096 },
-  };
-  for (auto &c : cases) {
-    const size_t cache = (size_t) NKV * c.cap * HD;
-    const int n_keys = c.window ? std::min (c.ctx, c.window) : c.ctx;
-    const double bytes = 2.0 * NKV * n_keys * HD * 2;
-    const int copies = (int) std::max<size_t> (2, ((size_t) 256 << 20) / (cache * 4) + 1);
-    std::vector<uint16_t *> ks (copies), vs (copies);
-    for (int i = 0; i < copies; i++) {
-      ks[i] = rand_bf16 (cache, 1.0f);
-      vs[i] = rand_bf16 (cache, 1.0f);
-    }
-    float *qkv = rand_f32 ((NQ + 2 * NKV) * HD, -4, 4);
-    uint16_t *nw = rand_bf16 (HD, 1.0f);
-    uint16_t *q = (uint16_t *) dev_alloc (NQ * HD * 2), *o = (uint16_t *) dev_alloc (NQ * HD * 2);
-    float *ws = (float *) dev_alloc (ke_cuda_attn_decode_workspace_floats (NQ, HD, 64) * 4);
-    int32_t *pos = (int32_t *) dev_alloc (4);
-    const int32_t hpos = c.ctx - 1;
-    CK (cudaMemcpy (pos, &hpos, 4, cudaMemcpyHostToDevice));
-    const int launches = std::max (copies, 20);
-    for (int cs = 0; cs <= 16; cs += 8) {
-      double us = time_graph ([&] {
-        for (int i = 0; i < launches; i++) {
-          ke_rope_args ra = { qkv, 1, NQ, NKV, HD, pos, nw, nw, 1e-6f, 1e4f, 1.0f, q,
-                              ks[i % copies], vs[i % copies], c.cap };
-          ke_attn_decode_args a = { q, ks[i % copies], vs[i % copies], pos, NQ, NKV, HD, c.cap,
-                                    c.window, 1.0f / 16.0f, cs ? cs : 64, ws, o };
-          if (cs)
-            KE ([&] (ke_error **e) { return ke_cuda_attn_decode_fused (&ra, &a, g_stream, e); });
-          else
-            KE ([&] (ke_error **e) {
-              return ke_cuda_qk_norm_rope (&ra, g_stream, e) &&
-                     ke_cuda_attn_decode (&a, g_stream, e);
-            });
-        }
-      }, launches);
-      char name[128];
-      if (cs)
-        snprintf (name, sizeof name, "rope+attn FUSED ctx %-5d %s cluster %d", c.ctx,
-                  c.window ? "window 1024" : "global", cs);
-      else
-        snprintf (name, sizeof name, "rope+attn 3 kernels ctx %-5d %s", c.ctx,
-                  c.window ? "window 1024" : "global");
-      report (name, us, bytes);
-    }
-    for (int i = 0; i < copies; i++) {
-      CK (cudaFree (ks[i]));
-      CK (cudaFree (vs[i]));
-    }
-    CK (cudaFree (qkv)); CK (cudaFree (nw)); CK (cudaFree (q)); CK (cudaFree (o));
-    CK (cudaFree (ws)); CK (cudaFree (pos));
-  }
-}
-
 /* One decode step of Gemma 3 4b with random weights: every kernel of the per-token path
  * except sampling, each layer with its own weights, as one CUDA graph.  W8A8 = activations
  * quantized per token to fp8 before qkv, gate_up and down (o_proj stays W8A16). */
 static void
-bench_decode_step (int ctx, bool w8a8, int fused_cs = 0)
+bench_decode_step (int ctx, bool w8a8)
 {
   const size_t qkv_n = (size_t) (NQ + 2 * NKV) * HD;
   struct layer { uint8_t *qkv, *o, *gu, *down; float *s_qkv, *s_o, *s_gu, *s_down;
@@ -211,15 +151,10 @@ bench_decode_step (int ctx, bool w8a8, int fused_cs = 0)
       KE ([&] (ke_error **e) { return ke_cuda_gemv (&g1, g_stream, e); });
       ke_rope_args ra = { qkv, 1, NQ, NKV, HD, pos, qn, qn, 1e-6f, ly.theta, ly.scaling, q,
                           ly.k, ly.v, ly.cap };
+      KE ([&] (ke_error **e) { return ke_cuda_qk_norm_rope (&ra, g_stream, e); });
       ke_attn_decode_args aa = { q, ly.k, ly.v, pos, NQ, NKV, HD, ly.cap, ly.window,
                                  1.0f / 16.0f, 64, ws, attn };
-      if (fused_cs && ke_cuda_attn_decode_fused_usable (&aa)) { /* as ke-cuda-forward.cu */
-        aa.n_splits = fused_cs;
-        KE ([&] (ke_error **e) { return ke_cuda_attn_decode_fused (&ra, &aa, g_stream, e); });
-      } else {
-        KE ([&] (ke_error **e) { return ke_cuda_qk_norm_rope (&ra, g_stream, e); });
-        KE ([&] (ke_error **e) { return ke_cuda_attn_decode (&aa, g_stream, e); });
-      }
+      KE ([&] (ke_error **e) { return ke_cuda_attn_decode (&aa, g_stream, e); });
       ke_gemv_args g2 = { HIDDEN, NQ * HD, KE_GEMV_FP8, ly.o, ly.s_o, KE_GEMV_BF16, attn, NULL,
                           KE_GEMV_F32, y, NULL, 0, KE_GEMV_EPI_NONE, 0 };
       KE ([&] (ke_error **e) { return ke_cuda_gemv (&g2, g_stream, e); });
@@ -245,11 +180,8 @@ bench_decode_step (int ctx, bool w8a8, int fused_cs = 0)
     KE ([&] (ke_error **e) { return ke_cuda_gemv (&gl, g_stream, e); });
   }, 1, 11);
   char name[128];
-  char fused[32] = "";
-  if (fused_cs)
-    snprintf (fused, sizeof fused, " fused-attn %d", fused_cs);
-  snprintf (name, sizeof name, "DECODE STEP ctx %-5d %s%s%s (%.0f tok/s)", ctx,
-            w8a8 ? "W8A8" : "W8A16", g_pdl ? "" : " no-PDL", fused, 1e6 / us);
+  snprintf (name, sizeof name, "DECODE STEP ctx %-5d %s%s (%.0f tok/s)", ctx,
+            w8a8 ? "W8A8" : "W8A16", g_pdl ? "" : " no-PDL", 1e6 / us);
   report (name, us, bytes);
   printf ("%-44s %9.2f us (%.2f GB/token at the measured read bandwidth: %.0f tok/s)\n",
           "  roofline", bytes / (g_read_bw * 1e3), bytes / 1e9, g_read_bw * 1e9 / bytes);

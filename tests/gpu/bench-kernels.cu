@@ -9,7 +9,7 @@
  * not the cache; data is random (never zeros); the median of 15 graph replays is reported.
  * Output: one line per measurement, "name  µs  GB/s  %-of-read-bandwidth".
  *
- *   bench-kernels [--quick | --attention]
+ *   bench-kernels [--quick]
  */
 #include <algorithm>
 #include <cstdio>
@@ -271,8 +271,6 @@ int
 main (int argc, char **argv)
 {
   const bool quick = argc > 1 && strcmp (argv[1], "--quick") == 0;
-  /* --attention: only decode attention (3 kernels vs fused) and the decode steps */
-  const bool attention_only = argc > 1 && strcmp (argv[1], "--attention") == 0;
   if (ke_cuda_device_count () == 0) {
     printf ("no CUDA device: nothing to measure\n");
     return 77; /* meson: skipped */
@@ -291,7 +289,7 @@ main (int argc, char **argv)
   /* (rows per warp, k split) variants; 0,0 = the automatic choice */
   static const int variants[][2] = { { 0, 0 }, { 1, 1 }, { 2, 1 }, { 1, 2 }, { 2, 2 }, { 1, 4 },
                                      { 2, 4 }, { 4, 1 } };
-  for (const shape &s : attention_only ? std::vector<shape> () : std::vector<shape> (std::begin (shapes), std::end (shapes))) {
+  for (const shape &s : shapes) {
     for (auto &v : variants)
       bench_gemv (s.label, s.n, s.k, KE_GEMV_FP8, KE_GEMV_BF16, v[0], v[1]);
     if (!quick) {
@@ -300,28 +298,19 @@ main (int argc, char **argv)
     }
   }
   static const int geglu_variants[][2] = { { 0, 0 }, { 2, 1 }, { 2, 2 }, { 2, 4 }, { 4, 1 } };
-  if (!attention_only) {
-    for (auto &v : geglu_variants)
-      bench_gemv ("gate_up", 20480, 2560, KE_GEMV_FP8, KE_GEMV_BF16, v[0], v[1],
-                  KE_GEMV_EPI_GEGLU);
-    bench_gemv ("lm_head", 262208, 2560, KE_GEMV_BF16, KE_GEMV_BF16, 0, 0);
-    bench_gemv ("lm_head", 262208, 2560, KE_GEMV_BF16, KE_GEMV_BF16, 2, 1);
-    bench_small_kernels ();
-  }
+  for (auto &v : geglu_variants)
+    bench_gemv ("gate_up", 20480, 2560, KE_GEMV_FP8, KE_GEMV_BF16, v[0], v[1], KE_GEMV_EPI_GEGLU);
+  bench_gemv ("lm_head", 262208, 2560, KE_GEMV_BF16, KE_GEMV_BF16, 0, 0);
+  bench_gemv ("lm_head", 262208, 2560, KE_GEMV_BF16, KE_GEMV_BF16, 2, 1);
+
+  bench_small_kernels ();
   bench_attention ();
-  bench_attention_fused ();
   bench_decode_step (512, false);
   bench_decode_step (32768, false);
-  for (int cs = 8; cs <= 16; cs += 8) {
-    bench_decode_step (512, false, cs);
-    bench_decode_step (32768, false, cs);
-  }
-  if (!attention_only) {
-    ke_cuda_set_pdl (g_pdl = false);
-    bench_decode_step (512, false);
-    ke_cuda_set_pdl (g_pdl = true);
-  }
-  if (!quick && !attention_only) {
+  ke_cuda_set_pdl (g_pdl = false);
+  bench_decode_step (512, false);
+  ke_cuda_set_pdl (g_pdl = true);
+  if (!quick) {
     bench_decode_step (512, true);
     bench_decode_step (32768, true);
   }
