@@ -126,6 +126,8 @@ kestrel_application_startup (GApplication *app)
 
   self->settings = g_settings_new (APPLICATION_ID_BASE);
   self->engine = kestrel_engine_new ();
+  /* one engine for every window: the image setting applies to all of them */
+  g_settings_bind (self->settings, "pan-and-scan", self->engine, "pan-and-scan", G_SETTINGS_BIND_GET);
   kestrel_application_open_store (self);
 }
 

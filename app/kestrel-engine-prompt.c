@@ -124,6 +124,7 @@ kestrel_engine_build_prompt (ke_model             *model,
                       GPtrArray            *turns,
                       guint                 room,
                       guint                 context_length,
+                      gboolean              pan_and_scan,
                       KestrelPromptBuild          *pb,
                       ke_prompt            *prompt,
                       guint                *dropped_turns,
@@ -141,6 +142,7 @@ kestrel_engine_build_prompt (ke_model             *model,
 
   ke_chat_options_init (&options);
   options.add_generation_prompt = TRUE;
+  options.pan_and_scan = pan_and_scan;
 
   for (;;)
     {

@@ -440,8 +440,9 @@ handle_generate (KestrelEngineWorker *worker,
   room = request->settings.max_tokens > 0 ? request->settings.max_tokens : MAX (context_length / 4, 1);
   room = MIN (room, context_length / 2);
 
-  if (!kestrel_engine_build_prompt (worker->model, request->turns, room, context_length, &pb, &prompt,
-                             &stats.dropped_turns, &error))
+  if (!kestrel_engine_build_prompt (worker->model, request->turns, room, context_length,
+                                    request->pan_and_scan, &pb, &prompt,
+                                    &stats.dropped_turns, &error))
     goto failed;
 
   if (!ke_session_prefill (session, &prompt, NULL, &ke_st, &ke_err))
@@ -512,7 +513,8 @@ handle_count_tokens (KestrelEngineWorker *worker,
       return;
     }
 
-  if (!kestrel_engine_build_prompt (worker->model, request->turns, 0, G_MAXUINT / 2, &pb, &prompt, &dropped, &error))
+  if (!kestrel_engine_build_prompt (worker->model, request->turns, 0, G_MAXUINT / 2,
+                                    request->pan_and_scan, &pb, &prompt, &dropped, &error))
     {
       kestrel_prompt_build_clear (&pb);
       g_task_return_error (request->task, error);

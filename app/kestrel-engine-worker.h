@@ -40,6 +40,7 @@ typedef struct
   char                    *conversation_id; /* GENERATE, FORGET */
   GPtrArray               *turns;           /* GENERATE, COUNT_TOKENS: KestrelChatTurn */
   KestrelSamplingSettings  settings;        /* GENERATE */
+  gboolean                 pan_and_scan;    /* GENERATE, COUNT_TOKENS: images also as crops */
   KestrelGenerationFeed   *feed;            /* GENERATE */
 } KestrelRequest;
 

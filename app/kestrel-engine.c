@@ -30,6 +30,7 @@ struct _KestrelEngine
   guint                load_serial;
   char                *replay_script;
   GArray              *gpus;          /* int; NULL or empty: the gpu_index of each load */
+  gboolean             pan_and_scan;  /* images also as crops (Gemma3 do_pan_and_scan) */
 
   /* Progress shared with the worker thread. */
   GMutex               progress_mutex;
@@ -55,6 +56,7 @@ enum {
   PROP_DEVICE_NAME,
   PROP_NOTICE,
   PROP_CONTEXT_LENGTH,
+  PROP_PAN_AND_SCAN,
   N_PROPS
 };
 
@@ -374,6 +376,7 @@ kestrel_engine_generate (KestrelEngine                 *self,
   request->kind = KESTREL_REQUEST_GENERATE;
   request->conversation_id = g_strdup (conversation_id);
   request->turns = copy_turns (turns);
+  request->pan_and_scan = self->pan_and_scan;
   if (settings != NULL)
     request->settings = *settings;
   else
@@ -418,6 +421,7 @@ kestrel_engine_count_tokens_async (KestrelEngine       *self,
   request->kind = KESTREL_REQUEST_COUNT_TOKENS;
   request->task = worker_task_new (outer, count_done_cb);
   request->turns = copy_turns (turns);
+  request->pan_and_scan = self->pan_and_scan;
   kestrel_engine_worker_push (self->worker, request);
 }
 
@@ -429,6 +433,27 @@ kestrel_engine_count_tokens_finish (KestrelEngine  *self,
   g_return_val_if_fail (g_task_is_valid (result, self), -1);
 
   return g_task_propagate_int (G_TASK (result), error);
+}
+
+void
+kestrel_engine_set_pan_and_scan (KestrelEngine *self,
+                                 gboolean       pan_and_scan)
+{
+  g_return_if_fail (KESTREL_IS_ENGINE (self));
+
+  pan_and_scan = !!pan_and_scan;
+  if (self->pan_and_scan == pan_and_scan)
+    return;
+  self->pan_and_scan = pan_and_scan;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PAN_AND_SCAN]);
+}
+
+gboolean
+kestrel_engine_get_pan_and_scan (KestrelEngine *self)
+{
+  g_return_val_if_fail (KESTREL_IS_ENGINE (self), FALSE);
+
+  return self->pan_and_scan;
 }
 
 void
@@ -530,6 +555,27 @@ kestrel_engine_get_property (GObject    *object,
     case PROP_CONTEXT_LENGTH:
       g_value_set_uint (value, self->context_length);
       break;
+    case PROP_PAN_AND_SCAN:
+      g_value_set_boolean (value, self->pan_and_scan);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+kestrel_engine_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  KestrelEngine *self = KESTREL_ENGINE (object);
+
+  switch (prop_id)
+    {
+    case PROP_PAN_AND_SCAN:
+      kestrel_engine_set_pan_and_scan (self, g_value_get_boolean (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -544,6 +590,7 @@ kestrel_engine_class_init (KestrelEngineClass *klass)
   object_class->dispose = kestrel_engine_dispose;
   object_class->finalize = kestrel_engine_finalize;
   object_class->get_property = kestrel_engine_get_property;
+  object_class->set_property = kestrel_engine_set_property;
 
   properties[PROP_STATE] =
     g_param_spec_int ("state", NULL, NULL, KESTREL_ENGINE_EMPTY, KESTREL_ENGINE_FAILED,
@@ -556,6 +603,16 @@ kestrel_engine_class_init (KestrelEngineClass *klass)
   properties[PROP_NOTICE] = g_param_spec_string ("notice", NULL, NULL, NULL, flags);
   properties[PROP_CONTEXT_LENGTH] =
     g_param_spec_uint ("context-length", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  /**
+   * KestrelEngine:pan-and-scan:
+   *
+   * Whether images also go to the model as crops (Gemma3ImageProcessor's do_pan_and_scan,
+   * off by default as in transformers): better for wide or tall images with small text, at
+   * the cost of one more image encoding per crop.  Applies to the next request.
+   */
+  properties[PROP_PAN_AND_SCAN] =
+    g_param_spec_boolean ("pan-and-scan", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 

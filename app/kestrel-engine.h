@@ -97,6 +97,11 @@ gssize              kestrel_engine_count_tokens_finish (KestrelEngine       *sel
                                                        GAsyncResult         *result,
                                                        GError              **error);
 
+/* Images also as pan-and-scan crops in the next requests (the "pan-and-scan" property). */
+void                kestrel_engine_set_pan_and_scan   (KestrelEngine        *self,
+                                                       gboolean              pan_and_scan);
+gboolean            kestrel_engine_get_pan_and_scan   (KestrelEngine        *self);
+
 /* Forgets the cached session of a conversation (e.g. when it is deleted). */
 void                kestrel_engine_forget_conversation (KestrelEngine       *self,
                                                        const char           *conversation_id);

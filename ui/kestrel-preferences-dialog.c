@@ -26,6 +26,7 @@ struct _KestrelPreferencesDialog
   AdwSpinRow           *max_tokens_row;
   AdwEntryRow          *system_prompt_row;
   AdwSwitchRow         *tools_row;
+  AdwSwitchRow         *pan_and_scan_row;
   AdwSwitchRow         *history_row;
 };
 
@@ -178,6 +179,7 @@ bind_settings (KestrelPreferencesDialog *self)
   g_settings_bind (self->settings, "max-tokens", self->max_tokens_row, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "system-prompt", self->system_prompt_row, "text", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "tools-enabled", self->tools_row, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "pan-and-scan", self->pan_and_scan_row, "active", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "keep-history", self->history_row, "active", G_SETTINGS_BIND_DEFAULT);
 
   g_signal_connect_object (self->settings, "changed::gpu-indices",
@@ -265,6 +267,7 @@ kestrel_preferences_dialog_class_init (KestrelPreferencesDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, KestrelPreferencesDialog, max_tokens_row);
   gtk_widget_class_bind_template_child (widget_class, KestrelPreferencesDialog, system_prompt_row);
   gtk_widget_class_bind_template_child (widget_class, KestrelPreferencesDialog, tools_row);
+  gtk_widget_class_bind_template_child (widget_class, KestrelPreferencesDialog, pan_and_scan_row);
   gtk_widget_class_bind_template_child (widget_class, KestrelPreferencesDialog, history_row);
   gtk_widget_class_bind_template_callback (widget_class, choose_folder_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, clear_history_activated_cb);

@@ -51,6 +51,19 @@ check_actions_cb (GApplication *app,
   windows = gtk_application_get_windows (GTK_APPLICATION (app));
   g_assert_cmpuint (g_list_length (windows), ==, 1);
 
+  /* the image setting reaches the one engine that every window shares */
+  {
+    KestrelApplication *self = KESTREL_APPLICATION (app);
+    GSettings *settings = kestrel_application_get_settings (self);
+    KestrelEngine *engine = kestrel_application_get_engine (self);
+
+    g_assert_false (kestrel_engine_get_pan_and_scan (engine));
+    g_settings_set_boolean (settings, "pan-and-scan", TRUE);
+    g_assert_true (kestrel_engine_get_pan_and_scan (engine));
+    g_settings_reset (settings, "pan-and-scan");
+    g_assert_false (kestrel_engine_get_pan_and_scan (engine));
+  }
+
   *checked = TRUE;
   /* closing the last window ends g_application_run(); the default handler (which would
    * open a main window) must not run after us */

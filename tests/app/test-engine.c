@@ -374,6 +374,63 @@ test_engine_count_tokens (void)
   g_assert_finalize_object (engine);
 }
 
+/* Pan-and-scan (the "pan-and-scan" property, Preferences' "Read Images in Detail"): a wide
+ * image also goes in as crops, each one more image in the prompt. */
+static gssize
+count_now (KestrelEngine *engine,
+           GPtrArray     *turns)
+{
+  gssize n = -1;
+
+  kestrel_engine_count_tokens_async (engine, turns, NULL, count_cb, &n);
+  while (n < 0)
+    g_main_context_iteration (NULL, TRUE);
+  return n;
+}
+
+static void
+test_engine_pan_and_scan (void)
+{
+  LoadResult r = { 0 };
+  KestrelEngine *engine = load_engine (tiny_dir, 0, &r);
+  g_autoptr(GPtrArray) text_only = make_turns ("What does the sign say?", NULL);
+  g_autoptr(GPtrArray) with_image = make_turns ("What does the sign say?", NULL);
+  g_autoptr(GBytes) pixels = NULL;
+  g_autoptr(KestrelImage) wide = NULL;
+  guint8 *data = g_malloc (1600 * 400 * 3);
+  gssize n_text, n_off, n_on;
+  guint notified = 0;
+
+  g_assert_true (r.ok);
+  for (gsize i = 0; i < 1600 * 400 * 3; i++)
+    data[i] = (guint8) (i * 7);
+  pixels = g_bytes_new_take (data, 1600 * 400 * 3);
+  wide = kestrel_image_new (pixels, 1600, 400, 3, 1600 * 3);
+  kestrel_chat_turn_add_image (g_ptr_array_index (with_image, 0), wide);
+
+  g_assert_false (kestrel_engine_get_pan_and_scan (engine));
+  n_text = count_now (engine, text_only);
+  n_off = count_now (engine, with_image);
+
+  g_signal_connect_swapped (engine, "notify::pan-and-scan", G_CALLBACK (g_atomic_int_inc), &notified);
+  g_object_set (engine, "pan-and-scan", TRUE, NULL);
+  g_object_set (engine, "pan-and-scan", TRUE, NULL); /* no change, no notify */
+  g_assert_true (kestrel_engine_get_pan_and_scan (engine));
+  g_assert_cmpuint (notified, ==, 1);
+  n_on = count_now (engine, with_image);
+  g_test_message ("text %zd, with the image %zd, with pan-and-scan %zd tokens", n_text, n_off, n_on);
+  /* 1600×400 → four 400×400 crops, each as many tokens as the image itself */
+  g_assert_cmpint (n_off, >, n_text);
+  g_assert_cmpint (n_on - n_off, >=, 4 * (n_off - n_text));
+  /* a text-only prompt does not change */
+  g_assert_cmpint (count_now (engine, text_only), ==, n_text);
+
+  kestrel_engine_set_pan_and_scan (engine, FALSE);
+  g_assert_cmpint (count_now (engine, with_image), ==, n_off);
+  g_assert_cmpuint (notified, ==, 2);
+  g_assert_finalize_object (engine);
+}
+
 /* Sessions bounded by device memory: a replay "device" with room for two KV caches
  * (KE_ERROR_DEVICE_MEMORY for a third, as the CUDA backend answers when a cache does not
  * fit) makes the worker give up the least recently used session, not fail the request. */
@@ -489,6 +546,7 @@ main (int   argc,
   g_test_add_func ("/kestrel/engine/context-overflow", test_engine_context_overflow);
   g_test_add_func ("/kestrel/engine/count-tokens", test_engine_count_tokens);
   g_test_add_func ("/kestrel/engine/session-memory-eviction", test_engine_session_memory_eviction);
+  g_test_add_func ("/kestrel/engine/pan-and-scan", test_engine_pan_and_scan);
 
   ret = g_test_run ();
   kestrel_test_remove_tree (tmp_root);

@@ -38,6 +38,23 @@ spin_row_titled (GtkWidget  *root,
   return NULL;
 }
 
+static AdwSwitchRow *
+switch_row_titled (GtkWidget  *root,
+                   const char *title)
+{
+  if (ADW_IS_SWITCH_ROW (root) &&
+      g_str_equal (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (root)), title))
+    return ADW_SWITCH_ROW (root);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      AdwSwitchRow *row = switch_row_titled (child, title);
+      if (row != NULL)
+        return row;
+    }
+  return NULL;
+}
+
 static void
 test_preferences_bindings (void)
 {
@@ -73,6 +90,14 @@ test_preferences_bindings (void)
   g_assert_nonnull (tools);
   adw_switch_row_set_active (tools, TRUE);
   g_assert_true (g_settings_get_boolean (settings, "tools-enabled"));
+  /* images in detail (pan-and-scan): off by default, as in transformers */
+  tools = switch_row_titled (GTK_WIDGET (dialog), "Read Images in Detail");
+  g_assert_nonnull (tools);
+  g_assert_false (adw_switch_row_get_active (tools));
+  adw_switch_row_set_active (tools, TRUE);
+  g_assert_true (g_settings_get_boolean (settings, "pan-and-scan"));
+  g_settings_reset (settings, "pan-and-scan");
+  g_assert_false (adw_switch_row_get_active (tools));
 
   /* clearing history asks first; cancelling does nothing */
   kestrel_preferences_dialog_confirm_clear_history (KESTREL_PREFERENCES_DIALOG (dialog));
