@@ -194,6 +194,53 @@ load16_bf16 (const uint16_t *p, v16 *out)
 
 #define load16(p) (*(const v16u *) (p))
 
+/* Σ_k x[k] · w[k] over one row of FP8 (`fp8`) or BF16 weights, converted in registers: 32
+ * at a time into two 16-wide sums, then 16 at a time into two 8-wide ones, then one by one.
+ * Inlined into each SIMD clone with a constant `fp8`, so each dtype gets its own loop. */
+static inline __attribute__ ((always_inline)) float
+dot_row (const float *x, const void *row, size_t in, bool fp8)
+{
+  const uint8_t *r8 = row;
+  const uint16_t *r16 = row;
+  v8 a0 = { 0 }, a1 = { 0 };
+  v16 b0 = { 0 }, b1 = { 0 };
+  size_t k = 0;
+  float tail = 0.0f;
+  for (; k + 32 <= in; k += 32) {
+    v16 w0, w1;
+    if (fp8) {
+      load16_fp8 (r8 + k, &w0);
+      load16_fp8 (r8 + k + 16, &w1);
+    } else {
+      load16_bf16 (r16 + k, &w0);
+      load16_bf16 (r16 + k + 16, &w1);
+    }
+    b0 += load16 (x + k) * w0;
+    b1 += load16 (x + k + 16) * w1;
+  }
+  v16 bs = b0 + b1;
+  for (int l = 0; l < 8; l++) {
+    a0[l] = bs[l];
+    a1[l] = bs[l + 8];
+  }
+  for (; k + 16 <= in; k += 16) {
+    v8 w0, w1;
+    if (fp8) {
+      load8_fp8 (r8 + k, &w0);
+      load8_fp8 (r8 + k + 8, &w1);
+    } else {
+      load8_bf16 (r16 + k, &w0);
+      load8_bf16 (r16 + k + 8, &w1);
+    }
+    a0 += load8 (x + k) * w0;
+    a1 += load8 (x + k + 8) * w1;
+  }
+  for (; k < in; k++)
+    tail += x[k] * (fp8 ? fp8_to_f32_fast (r8[k]) : ke_bf16_to_f32 (r16[k]));
+  v8 a = a0 + a1;
+  return hsum8 (a) + tail;
+}
+
 /* One token (decode): each weight is used once, so it is converted in registers and
  * multiplied at once instead of going through a tile. */
 KE_SIMD_CLONES static void
@@ -207,72 +254,21 @@ gemv_task (void *ctx, size_t task, int thread)
   const float *x = job->x;
   (void) thread;
   for (size_t r = 0; r < nr; r++) {
-    v8 a0 = { 0 }, a1 = { 0 };
-    size_t k = 0;
-    float tail = 0.0f;
+    float v;
     if (w->dtype == KE_DTYPE_F8_E4M3) {
-      const uint8_t *row = (const uint8_t *) w->data + (r0 + r) * ld;
-      v16 b0 = { 0 }, b1 = { 0 };
-      for (; k + 32 <= in; k += 32) {
-        v16 w0, w1;
-        load16_fp8 (row + k, &w0);
-        load16_fp8 (row + k + 16, &w1);
-        b0 += load16 (x + k) * w0;
-        b1 += load16 (x + k + 16) * w1;
-      }
-      v16 bs = b0 + b1;
-      for (int l = 0; l < 8; l++) {
-        a0[l] = bs[l];
-        a1[l] = bs[l + 8];
-      }
-      for (; k + 16 <= in; k += 16) {
-        v8 w0, w1;
-        load8_fp8 (row + k, &w0);
-        load8_fp8 (row + k + 8, &w1);
-        a0 += load8 (x + k) * w0;
-        a1 += load8 (x + k + 8) * w1;
-      }
-      for (; k < in; k++)
-        tail += x[k] * fp8_to_f32_fast (row[k]);
+      v = dot_row (x, (const uint8_t *) w->data + (r0 + r) * ld, in, true);
     } else if (w->dtype == KE_DTYPE_BF16) {
-      const uint16_t *row = (const uint16_t *) w->data + (r0 + r) * ld;
-      v16 b0 = { 0 }, b1 = { 0 };
-      for (; k + 32 <= in; k += 32) {
-        v16 w0, w1;
-        load16_bf16 (row + k, &w0);
-        load16_bf16 (row + k + 16, &w1);
-        b0 += load16 (x + k) * w0;
-        b1 += load16 (x + k + 16) * w1;
-      }
-      v16 bs = b0 + b1;
-      for (int l = 0; l < 8; l++) {
-        a0[l] = bs[l];
-        a1[l] = bs[l + 8];
-      }
-      for (; k + 16 <= in; k += 16) {
-        v8 w0, w1;
-        load8_bf16 (row + k, &w0);
-        load8_bf16 (row + k + 8, &w1);
-        a0 += load8 (x + k) * w0;
-        a1 += load8 (x + k + 8) * w1;
-      }
-      for (; k < in; k++) {
-        uint32_t u = (uint32_t) row[k] << 16;
-        float f;
-        memcpy (&f, &u, sizeof f);
-        tail += x[k] * f;
-      }
+      v = dot_row (x, (const uint16_t *) w->data + (r0 + r) * ld, in, false);
     } else {
       float buf[64];
-      for (; k < in; k += 64) {
+      v = 0.0f;
+      for (size_t k = 0; k < in; k += 64) {
         size_t n = in - k < 64 ? in - k : 64;
         ke_cpu_tensor_to_f32 (w, (r0 + r) * ld + k, n, buf);
         for (size_t i = 0; i < n; i++)
-          tail += x[k + i] * buf[i];
+          v += x[k + i] * buf[i];
       }
     }
-    v8 a = a0 + a1;
-    float v = hsum8 (a) + tail;
     if (lin->scale.data)
       v *= job->xscale ? job->xscale[0] * ((const float *) lin->scale.data)[r0 + r]
                        : ((const float *) lin->scale.data)[r0 + r];
