@@ -17,10 +17,11 @@
 #include "ke-tap.h"
 #include "ke-internal.h"
 #include "ke-checkpoint-writer.h"
+#include "../model/ckpt-test-util.h"
 
 #define MAX_NEW 16
 
-static char ckpt_dir[256];
+static char *ckpt_dir; /* tiny_checkpoint_in_tmp () */
 static uint8_t pixels[40 * 30 * 3];
 static ke_image image = { 40, 30, 3, 40 * 3, pixels };
 
@@ -279,21 +280,6 @@ KE_TEST (golden_ids_from_transformers)
   ke_error_free (error);
 }
 
-static void
-remove_dir (const char *dir)
-{
-  static const char *const files[] = { "config.json", "generation_config.json",
-                                       "preprocessor_config.json", "tokenizer.json",
-                                       "model.safetensors", NULL };
-  for (int i = 0; files[i]; i++) {
-    char *p = ke_path_join (dir, files[i]);
-    if (p)
-      unlink (p);
-    free (p);
-  }
-  rmdir (dir);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -302,29 +288,14 @@ main (int argc, char **argv)
       for (uint32_t c = 0; c < 3; c++)
         pixels[(y * 40 + x) * 3 + c] = (uint8_t) ((7 * x + 13 * y + 50 * c) % 256);
 
-  const char *tmp = getenv ("TMPDIR");
-  snprintf (ckpt_dir, sizeof ckpt_dir, "%s/kestrel-e2e-XXXXXX", tmp ? tmp : "/tmp");
-  if (!mkdtemp (ckpt_dir)) {
-    printf ("Bail out! cannot create a temporary folder\n");
+  if (!(ckpt_dir = tiny_checkpoint_in_tmp (1)))
     return 1;
-  }
-  ke_gen_options g;
-  ke_gen_options_init (&g);
-  g.shape = "tiny";
-  g.seed = 1;
-  g.n_threads = 2;
-  ke_error *error = NULL;
-  if (!ke_gen_checkpoint (ckpt_dir, &g, NULL, NULL, &error)) {
-    printf ("Bail out! gen-checkpoint: %s\n", error->message);
-    ke_error_free (error);
-    remove_dir (ckpt_dir);
-    return 1;
-  }
   static const ke_tap_test tests[] = {
     KE_TAP_ENTRY (end_to_end_runs),
     KE_TAP_ENTRY (golden_ids_from_transformers),
   };
   int rc = ke_tap_run (argc, argv, tests, 2);
-  remove_dir (ckpt_dir);
+  rm_dir (ckpt_dir);
+  free (ckpt_dir);
   return rc;
 }

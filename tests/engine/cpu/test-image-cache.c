@@ -17,9 +17,10 @@
 #include "ke-backend.h"
 #include "ke-image-cache.h"
 #include "ke-checkpoint-writer.h"
+#include "../model/ckpt-test-util.h"
 #include "image-conversation.h"
 
-static char ckpt_dir[256];
+static char *ckpt_dir; /* tiny_checkpoint_in_tmp () */
 
 KE_TEST (hash_identifies_content)
 {
@@ -260,42 +261,11 @@ KE_TEST (pan_and_scan_prompt)
   ke_model_free (model);
 }
 
-static void
-remove_dir (const char *dir)
-{
-  static const char *const files[] = { "config.json", "generation_config.json",
-                                       "preprocessor_config.json", "tokenizer.json",
-                                       "model.safetensors", NULL };
-  for (int i = 0; files[i]; i++) {
-    char *path = ke_path_join (dir, files[i]);
-    if (path)
-      unlink (path);
-    free (path);
-  }
-  rmdir (dir);
-}
-
 int
 main (int argc, char **argv)
 {
-  const char *tmp = getenv ("TMPDIR");
-  snprintf (ckpt_dir, sizeof ckpt_dir, "%s/kestrel-imgcache-XXXXXX", tmp ? tmp : "/tmp");
-  if (!mkdtemp (ckpt_dir)) {
-    printf ("Bail out! cannot create a temporary folder\n");
+  if (!(ckpt_dir = tiny_checkpoint_in_tmp (5)))
     return 1;
-  }
-  ke_gen_options g;
-  ke_gen_options_init (&g);
-  g.shape = "tiny";
-  g.seed = 5;
-  g.n_threads = 2;
-  ke_error *error = NULL;
-  if (!ke_gen_checkpoint (ckpt_dir, &g, NULL, NULL, &error)) {
-    printf ("Bail out! gen-checkpoint: %s\n", error->message);
-    ke_error_free (error);
-    remove_dir (ckpt_dir);
-    return 1;
-  }
   static const ke_tap_test tests[] = {
     KE_TAP_ENTRY (hash_identifies_content),
     KE_TAP_ENTRY (cache_lru_and_pins),
@@ -304,6 +274,7 @@ main (int argc, char **argv)
     KE_TAP_ENTRY (pan_and_scan_prompt),
   };
   int rc = ke_tap_run (argc, argv, tests, (int) (sizeof tests / sizeof tests[0]));
-  remove_dir (ckpt_dir);
+  rm_dir (ckpt_dir);
+  free (ckpt_dir);
   return rc;
 }

@@ -1,5 +1,6 @@
 /* ckpt-test-util.h — generating checkpoints into temporary folders and corrupting them,
- * for the loader tests.
+ * for the loader tests; tiny_checkpoint_in_tmp() for every engine test that opens a model
+ * from files.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -64,6 +65,32 @@ gen (const char *dir, const char *shape, ke_gen_format format, ke_name_layout la
   o.seed = seed;
   o.n_threads = 2;
   return ke_gen_checkpoint (dir, &o, NULL, NULL, error);
+}
+
+/* A tiny generated checkpoint (seeded, so the same every run) in a new temporary folder
+ * for a test program's models; NULL after a TAP "Bail out!" line.  rm_dir() and free() it. */
+static inline char *
+tiny_checkpoint_in_tmp (uint64_t seed)
+{
+  char *dir = tmp_dir ();
+  if (dir == NULL) {
+    printf ("Bail out! cannot create a temporary folder\n");
+    return NULL;
+  }
+  ke_gen_options g;
+  ke_gen_options_init (&g);
+  g.shape = "tiny";
+  g.seed = seed;
+  g.n_threads = 2;
+  ke_error *error = NULL;
+  if (!ke_gen_checkpoint (dir, &g, NULL, NULL, &error)) {
+    printf ("Bail out! gen-checkpoint: %s\n", error->message);
+    ke_error_free (error);
+    rm_dir (dir);
+    free (dir);
+    return NULL;
+  }
+  return dir;
 }
 
 static inline bool

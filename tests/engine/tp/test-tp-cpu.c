@@ -29,6 +29,7 @@
 #include "ke-internal.h"
 #include "ke-backend.h"
 #include "ke-checkpoint-writer.h"
+#include "../model/ckpt-test-util.h"
 
 #define REQUIRE_OK(expr, ...)                                                              \
   do {                                                                                     \
@@ -40,7 +41,7 @@
 
 static test_model tm_wide; /* 8 / 4 heads, vocab 301 */
 static test_model tm_vis;  /* ke-test-model.h's model, with vision */
-static char ckpt_dir[256];
+static char *ckpt_dir; /* tiny_checkpoint_in_tmp () */
 
 /* A text-only model of the given shape, weights as ke-test-model.h makes them. */
 static void
@@ -316,44 +317,13 @@ KE_TEST (tiny_checkpoint_ranks_2)
   ke_error_free (error);
 }
 
-static void
-remove_dir (const char *dir)
-{
-  static const char *const files[] = { "config.json", "generation_config.json",
-                                       "preprocessor_config.json", "tokenizer.json",
-                                       "model.safetensors", NULL };
-  for (int i = 0; files[i]; i++) {
-    char *p = ke_path_join (dir, files[i]);
-    if (p)
-      unlink (p);
-    free (p);
-  }
-  rmdir (dir);
-}
-
 int
 main (int argc, char **argv)
 {
   wide_init (&tm_wide, 1234);
   tm_init (&tm_vis, 99, 8);
-  const char *tmp = getenv ("TMPDIR");
-  snprintf (ckpt_dir, sizeof ckpt_dir, "%s/kestrel-tp-XXXXXX", tmp ? tmp : "/tmp");
-  if (!mkdtemp (ckpt_dir)) {
-    printf ("Bail out! cannot create a temporary folder\n");
+  if (!(ckpt_dir = tiny_checkpoint_in_tmp (7)))
     return 1;
-  }
-  ke_gen_options g;
-  ke_gen_options_init (&g);
-  g.shape = "tiny";
-  g.seed = 7;
-  g.n_threads = 2;
-  ke_error *error = NULL;
-  if (!ke_gen_checkpoint (ckpt_dir, &g, NULL, NULL, &error)) {
-    printf ("Bail out! gen-checkpoint: %s\n", error->message);
-    ke_error_free (error);
-    remove_dir (ckpt_dir);
-    return 1;
-  }
   static const ke_tap_test tests[] = {
     KE_TAP_ENTRY (wide_model_ranks_1_2_4),
     KE_TAP_ENTRY (wrong_rank_counts_refused),
@@ -361,7 +331,8 @@ main (int argc, char **argv)
     KE_TAP_ENTRY (tiny_checkpoint_ranks_2),
   };
   int rc = ke_tap_run (argc, argv, tests, (int) (sizeof tests / sizeof tests[0]));
-  remove_dir (ckpt_dir);
+  rm_dir (ckpt_dir);
+  free (ckpt_dir);
   tm_clear (&tm_wide);
   tm_clear (&tm_vis);
   return rc;
