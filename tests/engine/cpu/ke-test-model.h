@@ -84,6 +84,37 @@ tm_bf16_linear (test_model *m, const char *name, int64_t out, int64_t in, bool b
   return l;
 }
 
+/* The text decoder's random weights for m->config.text (embedding tied to the lm_head,
+ * norms around 1, FP8 linears sized by the head counts), always drawn in the same order. */
+static void
+tm_text_weights (test_model *m)
+{
+  const ke_text_config *t = &m->config.text;
+  ke_weights *w = &m->weights;
+  int64_t H = t->hidden_size, I = t->intermediate_size, hd = t->head_dim;
+  int64_t qd = t->num_attention_heads * hd, kvd = t->num_key_value_heads * hd;
+  w->embed_tokens = tm_bf16 (m, "embed_tokens", t->vocab_size, H, 1.0f, 0.0f);
+  w->lm_head.weight = w->embed_tokens;
+  w->norm = tm_bf16 (m, "norm", H, 0, 0.5f, 0.0f);
+  w->layers = tm_alloc (m, t->num_hidden_layers * sizeof (ke_text_layer));
+  for (uint32_t l = 0; l < t->num_hidden_layers; l++) {
+    ke_text_layer *L = &w->layers[l];
+    L->input_layernorm = tm_bf16 (m, "input_layernorm", H, 0, 0.5f, 0.0f);
+    L->post_attention_layernorm = tm_bf16 (m, "post_attention_layernorm", H, 0, 0.5f, 0.0f);
+    L->pre_feedforward_layernorm = tm_bf16 (m, "pre_feedforward_layernorm", H, 0, 0.5f, 0.0f);
+    L->post_feedforward_layernorm = tm_bf16 (m, "post_feedforward_layernorm", H, 0, 0.5f, 0.0f);
+    L->q_norm = tm_bf16 (m, "q_norm", hd, 0, 0.5f, 0.0f);
+    L->k_norm = tm_bf16 (m, "k_norm", hd, 0, 0.5f, 0.0f);
+    L->q_proj = tm_fp8 (m, "q_proj", qd, H);
+    L->k_proj = tm_fp8 (m, "k_proj", kvd, H);
+    L->v_proj = tm_fp8 (m, "v_proj", kvd, H);
+    L->o_proj = tm_fp8 (m, "o_proj", H, qd);
+    L->gate_proj = tm_fp8 (m, "gate_proj", I, H);
+    L->up_proj = tm_fp8 (m, "up_proj", I, H);
+    L->down_proj = tm_fp8 (m, "down_proj", H, I);
+  }
+}
+
 /* vocab 300 (image token 299), hidden 72, 4 layers (S S G S), window 8; SigLIP 28×28,
  * patch 7 → 4×4 patches → 4 soft tokens. */
 static void
@@ -138,28 +169,9 @@ tm_init (test_model *m, unsigned long long seed, uint32_t window)
   p->resample = 2;
   p->do_resize = p->do_rescale = p->do_normalize = p->do_convert_rgb = true;
 
+  tm_text_weights (m);
   ke_weights *w = &m->weights;
-  int64_t H = t->hidden_size, I = t->intermediate_size, hd = t->head_dim;
-  w->embed_tokens = tm_bf16 (m, "embed_tokens", t->vocab_size, H, 1.0f, 0.0f);
-  w->lm_head.weight = w->embed_tokens;
-  w->norm = tm_bf16 (m, "norm", H, 0, 0.5f, 0.0f);
-  w->layers = tm_alloc (m, t->num_hidden_layers * sizeof (ke_text_layer));
-  for (uint32_t l = 0; l < t->num_hidden_layers; l++) {
-    ke_text_layer *L = &w->layers[l];
-    L->input_layernorm = tm_bf16 (m, "input_layernorm", H, 0, 0.5f, 0.0f);
-    L->post_attention_layernorm = tm_bf16 (m, "post_attention_layernorm", H, 0, 0.5f, 0.0f);
-    L->pre_feedforward_layernorm = tm_bf16 (m, "pre_feedforward_layernorm", H, 0, 0.5f, 0.0f);
-    L->post_feedforward_layernorm = tm_bf16 (m, "post_feedforward_layernorm", H, 0, 0.5f, 0.0f);
-    L->q_norm = tm_bf16 (m, "q_norm", hd, 0, 0.5f, 0.0f);
-    L->k_norm = tm_bf16 (m, "k_norm", hd, 0, 0.5f, 0.0f);
-    L->q_proj = tm_fp8 (m, "q_proj", 4 * hd, H);
-    L->k_proj = tm_fp8 (m, "k_proj", 2 * hd, H);
-    L->v_proj = tm_fp8 (m, "v_proj", 2 * hd, H);
-    L->o_proj = tm_fp8 (m, "o_proj", H, 4 * hd);
-    L->gate_proj = tm_fp8 (m, "gate_proj", I, H);
-    L->up_proj = tm_fp8 (m, "up_proj", I, H);
-    L->down_proj = tm_fp8 (m, "down_proj", H, I);
-  }
+  int64_t H = t->hidden_size;
   int64_t vh = v->hidden_size, vi = v->intermediate_size, P = v->patch_size;
   int64_t n_patches = (v->image_size / P) * (v->image_size / P);
   w->patch_embedding_weight = tm_bf16 (m, "patch_embedding", vh, 3 * P * P, 0.1f, 0.0f);

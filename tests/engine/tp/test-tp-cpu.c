@@ -73,28 +73,7 @@ wide_init (test_model *m, unsigned long long seed)
   c->eos_token_ids[0] = 1;
   c->n_eos = 1;
   c->generation.repetition_penalty = 1.0f;
-  ke_weights *w = &m->weights;
-  int64_t H = t->hidden_size, I = t->intermediate_size, hd = t->head_dim;
-  w->embed_tokens = tm_bf16 (m, "embed_tokens", t->vocab_size, H, 1.0f, 0.0f);
-  w->lm_head.weight = w->embed_tokens;
-  w->norm = tm_bf16 (m, "norm", H, 0, 0.5f, 0.0f);
-  w->layers = tm_alloc (m, t->num_hidden_layers * sizeof (ke_text_layer));
-  for (uint32_t l = 0; l < t->num_hidden_layers; l++) {
-    ke_text_layer *L = &w->layers[l];
-    L->input_layernorm = tm_bf16 (m, "input_layernorm", H, 0, 0.5f, 0.0f);
-    L->post_attention_layernorm = tm_bf16 (m, "post_attention_layernorm", H, 0, 0.5f, 0.0f);
-    L->pre_feedforward_layernorm = tm_bf16 (m, "pre_feedforward_layernorm", H, 0, 0.5f, 0.0f);
-    L->post_feedforward_layernorm = tm_bf16 (m, "post_feedforward_layernorm", H, 0, 0.5f, 0.0f);
-    L->q_norm = tm_bf16 (m, "q_norm", hd, 0, 0.5f, 0.0f);
-    L->k_norm = tm_bf16 (m, "k_norm", hd, 0, 0.5f, 0.0f);
-    L->q_proj = tm_fp8 (m, "q_proj", 8 * hd, H);
-    L->k_proj = tm_fp8 (m, "k_proj", 4 * hd, H);
-    L->v_proj = tm_fp8 (m, "v_proj", 4 * hd, H);
-    L->o_proj = tm_fp8 (m, "o_proj", H, 8 * hd);
-    L->gate_proj = tm_fp8 (m, "gate_proj", I, H);
-    L->up_proj = tm_fp8 (m, "up_proj", I, H);
-    L->down_proj = tm_fp8 (m, "down_proj", H, I);
-  }
+  tm_text_weights (m);
 }
 
 static ke_model *
